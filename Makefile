@@ -1,0 +1,46 @@
+# Deep Learning at Scale — the two commands of the README are `make lab` and `make test`.
+# Both bootstrap .venv from the pinned lock (tools/bootstrap.py) before they do anything else.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+LAB_ARGS ?=
+# Tests: warnings are errors and JAX refuses implicit rank promotion, in notebooks too.
+export JAX_NUMPY_RANK_PROMOTION := raise
+
+.PHONY: lab test unit notebooks book book-check bench lock clean bootstrap
+
+bootstrap:
+	@$(PYTHON) tools/bootstrap.py
+
+lab: bootstrap
+	$(BIN)/python tools/lab.py $(LAB_ARGS)
+
+test: bootstrap
+	@$(BIN)/python tools/stage.py "lint" $(BIN)/ruff check .
+	@$(BIN)/python tools/stage.py "format" $(BIN)/ruff format --check .
+	@$(BIN)/python tools/stage.py "unit tests" $(BIN)/python -m pytest -n 2 -m "not book and not browser" tests
+	@$(BIN)/python tools/stage.py "notebooks (nbval)" $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
+	@$(BIN)/python tools/stage.py "book build" $(BIN)/python -m course.book build
+	@$(BIN)/python tools/stage.py "book and browser tests" $(BIN)/python -m pytest -m "book or browser" tests
+
+unit: bootstrap
+	$(BIN)/python -m pytest -n 2 -m "not book and not browser" tests
+
+notebooks: bootstrap
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
+
+book: bootstrap
+	$(BIN)/python -m course.book build
+
+bench: bootstrap
+	@$(PYTHON) tools/bootstrap.py --with bench
+	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python benchmarks/latency.py
+
+lock:
+	$(PYTHON) tools/lock.py
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

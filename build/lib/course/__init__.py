@@ -1,0 +1,1 @@
+"""Deep Learning at Scale."""

@@ -1,0 +1,371 @@
+"""The book: ``book.toml`` → Jupyter Book 1 sources → an HTML site that works offline.
+
+``python -m course.book build`` (what ``make book`` runs):
+
+1. reads ``book.toml`` (title, authors, ordered chapters);
+2. takes each chapter's executed notebook from ``_build/executed/`` when it was
+   executed from the current sources (the nbval run of ``make test`` saves them
+   there, so CI executes each notebook once), and executes it otherwise;
+3. drops live-widget outputs, which need a kernel (each explorer's static twin,
+   an HTML output of the same cell, stays);
+4. writes ``_config.yml``, ``_toc.yml`` and a landing page into ``_build/book_src``;
+5. runs ``jupyter-book build`` and checks that no page refers to an external
+   script, style sheet or font (MathJax is served from the site itself).
+
+Why Jupyter Book 1: Jupyter Book 2 (mystmd) fetches its theme from the network
+at build time and fails offline; Jupyter Book 1 (Sphinx, sphinx-book-theme,
+MyST-NB) builds offline once launch buttons and thebe are off, the ipywidgets
+CDN scripts are dropped and MathJax is vendored (``sphinx-mathjax-offline``).
+
+``python -m course.book readme`` rewrites the README's chapter list from ``book.toml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+EXECUTED = BUILD / "executed"
+SOURCE = BUILD / "book_src"
+SITE = BUILD / "book" / "_build" / "html"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+README_START, README_END = "<!-- chapters:start -->", "<!-- chapters:end -->"
+
+
+@dataclasses.dataclass(frozen=True)
+class Chapter:
+    """One chapter: its notebook (relative to the repository), title and one-line summary."""
+
+    file: str
+    title: str
+    summary: str
+
+    @property
+    def path(self) -> Path:
+        """Absolute path of the notebook."""
+        return ROOT / self.file
+
+    @property
+    def stem(self) -> str:
+        """File name without extension, e.g. ``00_the_scale_map``."""
+        return Path(self.file).stem
+
+
+@dataclasses.dataclass(frozen=True)
+class Book:
+    """The book's metadata and its ordered chapters."""
+
+    title: str
+    subtitle: str
+    author: str
+    copyright: str
+    description: str
+    chapters: tuple[Chapter, ...]
+
+
+def load(path: Path = ROOT / "book.toml") -> Book:
+    """Read and validate ``book.toml``."""
+    data = tomllib.loads(Path(path).read_text())
+    meta = data.get("book", {})
+    missing = [k for k in ("title", "author") if k not in meta]
+    if missing:
+        raise ValueError(f"{path}: [book] lacks {missing}")
+    chapters = []
+    for i, ch in enumerate(data.get("chapter", [])):
+        lacking = [k for k in ("file", "title", "summary") if k not in ch]
+        if lacking:
+            raise ValueError(f"{path}: chapter {i} lacks {lacking}")
+        chapters.append(Chapter(ch["file"], ch["title"], ch["summary"]))
+    if not chapters:
+        raise ValueError(f"{path}: no [[chapter]] entries")
+    return Book(
+        title=meta["title"],
+        subtitle=meta.get("subtitle", ""),
+        author=meta["author"],
+        copyright=str(meta.get("copyright", "")),
+        description=" ".join(meta.get("description", "").split()),
+        chapters=tuple(chapters),
+    )
+
+
+def chapter_table(book: Book) -> str:
+    """The README's chapter list (a Markdown table) generated from the book."""
+    lines = ["| # | chapter | what it shows |", "|---|---|---|"]
+    for ch in book.chapters:
+        number = ch.stem.split("_", 1)[0]
+        lines.append(f"| {number} | [{ch.title}]({ch.file}) | {ch.summary} |")
+    return "\n".join(lines)
+
+
+def update_readme(book: Book, readme: Path = ROOT / "README.md", *, write: bool = True) -> bool:
+    """Regenerate the chapter list between the README's markers; return True if it changed."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} lacks the markers {README_START} … {README_END}")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}\n{chapter_table(book)}\n{README_END}{tail}"
+    if write and new != text:
+        readme.write_text(new)
+    return new != text
+
+
+def source_hash(notebook: Path) -> str:
+    """Hash of a notebook's cell sources and of the ``course`` package's code."""
+    digest = hashlib.sha256()
+    nb = json.loads(Path(notebook).read_text())
+    for cell in nb["cells"]:
+        digest.update(cell["cell_type"].encode())
+        src = cell["source"]
+        digest.update(("".join(src) if isinstance(src, list) else src).encode())
+    for py in sorted((ROOT / "course").rglob("*.py")):
+        digest.update(py.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def executed_path(chapter: Chapter) -> Path:
+    """Where the executed copy of a chapter's notebook is kept."""
+    return EXECUTED / f"{chapter.stem}.ipynb"
+
+
+def is_current(chapter: Chapter) -> bool:
+    """Whether the executed copy exists and was executed from the current sources."""
+    path = executed_path(chapter)
+    if not path.exists():
+        return False
+    meta = json.loads(path.read_text()).get("metadata", {}).get("course", {})
+    return meta.get("source_hash") == source_hash(chapter.path)
+
+
+def save_executed(notebook: Path, cells_outputs: list[list[dict]], out: Path) -> None:
+    """Write ``notebook`` with the given outputs (one list per code cell) to ``out``."""
+    nb = json.loads(Path(notebook).read_text())
+    code_cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    for cell, outputs in zip(code_cells, cells_outputs, strict=False):
+        cell["outputs"] = outputs
+    nb.setdefault("metadata", {})["course"] = {"source_hash": source_hash(notebook)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(nb, indent=1))
+
+
+def execute(chapter: Chapter, timeout: int = 900) -> None:
+    """Execute a chapter's notebook with nbclient and save it as the executed copy."""
+    import nbclient
+    import nbformat
+
+    print(f"executing {chapter.file}", flush=True)
+    nb = nbformat.read(chapter.path, as_version=4)
+    nbclient.NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(chapter.path.parent)}},
+    ).execute()
+    outputs = [c.get("outputs", []) for c in nb.cells if c.cell_type == "code"]
+    save_executed(
+        chapter.path, [[dict(o) for o in outs] for outs in outputs], executed_path(chapter)
+    )
+
+
+def strip_live_widgets(nb: dict[str, Any]) -> dict[str, Any]:
+    """Remove what only a live kernel can show: widget views and outputs made only of them.
+
+    An output that carries another rich form (the explorer's static twin as
+    ``text/html``) keeps that form; a progress bar (widget + text fallback) goes.
+    """
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_MIME in data:
+                rich = {k: v for k, v in data.items() if k not in (WIDGET_MIME, "text/plain")}
+                if not rich:
+                    continue
+                out = {**out, "data": rich}
+            kept.append(out)
+        cell["outputs"] = kept
+    return nb
+
+
+def config_yaml(book: Book) -> str:
+    """Jupyter Book's ``_config.yml`` for an offline site."""
+    config = {
+        "title": book.title,
+        "author": book.author,
+        "copyright": book.copyright,
+        "only_build_toc_files": True,
+        "execute": {"execute_notebooks": "off"},
+        "parse": {"myst_enable_extensions": ["colon_fence", "dollarmath", "amsmath"]},
+        "html": {
+            "use_repository_button": False,
+            "use_issues_button": False,
+            "use_edit_page_button": False,
+            "home_page_in_navbar": True,
+            "extra_footer": "Built offline from book.toml.",
+        },
+        "launch_buttons": {
+            "thebe": False,
+            "binderhub_url": "",
+            "jupyterhub_url": "",
+            "colab_url": "",
+            "deepnote_url": "",
+        },
+        "repository": {"url": ""},
+        "sphinx": {
+            "config": {
+                # Jupyter Book's default list without sphinx_thebe (its pages point at
+                # unpkg.com) and intersphinx (fetches inventories); plus vendored MathJax.
+                "extensions": [
+                    "sphinx_togglebutton",
+                    "sphinx_copybutton",
+                    "myst_nb",
+                    "jupyter_book",
+                    "sphinx_external_toc",
+                    "sphinx_comments",
+                    "sphinx_design",
+                    "sphinx_book_theme",
+                    "sphinx_multitoc_numbering",
+                    "sphinx-mathjax-offline",
+                ],
+                "nb_ipywidgets_js": {},
+                "html_show_sourcelink": False,
+                "suppress_warnings": ["mystnb.unknown_mime_type"],
+            },
+        },
+    }
+    return json.dumps(config, indent=2, ensure_ascii=False)  # JSON is valid YAML
+
+
+def toc_yaml(book: Book) -> str:
+    """Jupyter Book's ``_toc.yml``: the landing page, then the chapters in order."""
+    toc = {
+        "format": "jb-book",
+        "root": "intro",
+        "chapters": [{"file": ch.stem} for ch in book.chapters],
+    }
+    return json.dumps(toc, indent=2)
+
+
+def intro_markdown(book: Book) -> str:
+    """The landing page: description and the chapter list."""
+    lines = [f"# {book.title}", "", f"*{book.subtitle}*", "", book.description, ""]
+    lines += [
+        "The question in one line: what does the test loss $L(N, D)$ of a model with $N$ "
+        "parameters trained on $D$ examples look like, and what can be done when $N$, $D$ "
+        "or the compute $C \\approx 6ND$ is scarce?",
+        "",
+        "## Chapters",
+        "",
+    ]
+    for ch in book.chapters:
+        lines.append(f"- [{ch.title}]({ch.stem}.ipynb): {ch.summary}")
+    lines += [
+        "",
+        "Every live explorer of the notebooks (sliders that retrain a model in JupyterLab) "
+        "appears here as a static twin: its controls switch between results computed in "
+        "advance over the same grid.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_sources(book: Book, src: Path = SOURCE) -> None:
+    """Write the Jupyter Book sources (config, toc, landing page, notebooks) into ``src``."""
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    (src / "_config.yml").write_text(config_yaml(book))
+    (src / "_toc.yml").write_text(toc_yaml(book))
+    (src / "intro.md").write_text(intro_markdown(book))
+    for ch in book.chapters:
+        nb = strip_live_widgets(json.loads(executed_path(ch).read_text()))
+        (src / f"{ch.stem}.ipynb").write_text(json.dumps(nb, indent=1))
+
+
+EXTERNAL = re.compile(
+    r"""(?:<script[^>]*\bsrc|<link[^>]*\bhref|<img[^>]*\bsrc|@import\s+(?:url\()?|url\()\s*=?\s*["']?(https?:)?//""",
+    re.IGNORECASE,
+)
+
+
+def external_references(site: Path = SITE) -> list[str]:
+    """Every reference to an external URL for scripts, styles, fonts or images in the site."""
+    found = []
+    for path in sorted(site.rglob("*")):
+        if path.suffix not in (".html", ".css"):
+            continue
+        text = path.read_text(errors="replace")
+        for m in EXTERNAL.finditer(text):
+            line = text.count("\n", 0, m.start()) + 1
+            snippet = text[m.start() : m.end() + 60].split("\n")[0]
+            found.append(f"{path.relative_to(site)}:{line}: {snippet}")
+    return found
+
+
+def build(*, execute_missing: bool = True) -> Path:
+    """Build the site; return the path of its ``index.html``."""
+    book = load()
+    for ch in book.chapters:
+        if not ch.path.exists():
+            raise FileNotFoundError(f"book.toml lists {ch.file}, which does not exist")
+        if not is_current(ch):
+            if not execute_missing:
+                raise RuntimeError(f"{ch.file} has no current executed copy in {EXECUTED}")
+            execute(ch)
+    write_sources(book)
+    out = BUILD / "book"
+    if out.exists():
+        shutil.rmtree(out)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [
+        str(jb),
+        "build",
+        str(SOURCE),
+        "--path-output",
+        str(out),
+        "--builder",
+        "html",
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    problems = external_references(SITE)
+    if problems:
+        raise RuntimeError("the site refers to external URLs:\n" + "\n".join(problems))
+    index = SITE / "index.html"
+    print(f"book: {index}")
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``build`` or ``readme``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m course.book", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("command", choices=["build", "readme"])
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        build()
+    else:
+        changed = update_readme(load())
+        print("README chapter list", "updated" if changed else "already current")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

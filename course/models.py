@@ -1,0 +1,554 @@
+"""Models as pure functions over pytrees of parameters.
+
+Every model is a small frozen dataclass describing its *architecture* (hashable,
+so it can be part of a static training configuration) with two methods:
+
+* ``init(*, key, width=None) -> params`` — a pytree (lists of dicts of arrays);
+* ``apply(params, x, *, width=None, dropout=0.0, key=None) -> outputs`` for one batch.
+
+**Masked width.**  The hidden sizes given to a model are *maxima*.  Passing
+``width=w`` (a Python int or a traced JAX integer) switches on only the first
+``min(w, h)`` units of every hidden layer of size ``h``: their parameters are
+initialised as usual (with the fan-in of the active units), the rest are zero,
+and the forward pass multiplies hidden activations by the unit mask.  The masked
+network computes exactly what the smaller network computes, its padded
+parameters get zero gradient, so they stay zero during training; and since
+``width`` is a value, not a shape, changing it never recompiles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from course.checks import check_choice, check_float, check_int, check_key
+
+Params = Any  # a pytree of arrays
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "gelu": jax.nn.gelu,
+    "linear": lambda z: z,
+}
+
+# Gain of the initial weights' standard deviation, sqrt(gain / fan_in):
+# He et al. (2015) for ReLU-like units, LeCun (1998) for the rest.
+_GAIN = {"relu": 2.0, "gelu": 2.0, "tanh": 1.0, "sigmoid": 1.0, "linear": 1.0}
+
+
+def count_params(params: Params) -> int:
+    """Number of scalars in a parameter pytree (padded entries included)."""
+    return int(sum(np.prod(leaf.shape) for leaf in jax.tree.leaves(params)))
+
+
+def unit_mask(size: int, width: Any) -> jax.Array:
+    """Float mask (size,) whose first ``min(width, size)`` entries are 1.
+
+    ``width=None`` means all units.
+    """
+    if width is None:
+        return jnp.ones((size,), jnp.float32)
+    return (jnp.arange(size) < width).astype(jnp.float32)
+
+
+def apply_dropout(x: jax.Array, rate: Any, key: jax.Array | None) -> jax.Array:
+    """Inverted dropout: zero each entry with probability ``rate``, scale the rest by 1/(1-rate).
+
+    ``rate`` may be traced; at ``rate == 0`` it returns ``x`` exactly.
+    """
+    if key is None:
+        return x
+    keep = jax.random.uniform(key, x.shape) >= rate
+    return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+def _dense_init(key: jax.Array, n_in: int, n_out: int, gain: float, fan_in: Any) -> dict:
+    w = jax.random.normal(key, (n_in, n_out)) * jnp.sqrt(gain / fan_in)
+    return {"w": w, "b": jnp.zeros((n_out,))}
+
+
+def _check_width(width: Any, max_width: int) -> Any:
+    if width is None or isinstance(width, jax.Array | jax.core.Tracer):
+        return width
+    return check_int("width", width, 1, max_width)
+
+
+def _check_dropout(rate: Any) -> Any:
+    if isinstance(rate, jax.Array | jax.core.Tracer):
+        return rate
+    return check_float("dropout", rate, 0.0, 1.0, hi_open=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Linear:
+    """Linear model ``x @ w + b``: linear regression, logistic or softmax regression.
+
+    Attributes:
+        n_in: input features.
+        n_out: outputs (1 for regression or binary logistic regression, k for softmax).
+    """
+
+    n_in: int
+    n_out: int = 1
+
+    def __post_init__(self) -> None:
+        check_int("n_in", self.n_in, 1)
+        check_int("n_out", self.n_out, 1)
+
+    max_width = None
+
+    def init(self, *, key: jax.Array, width: Any = None) -> Params:
+        """Zero-initialised weights (the loss is convex; any start works)."""
+        check_key("key", key)
+        return [{"w": jnp.zeros((self.n_in, self.n_out)), "b": jnp.zeros((self.n_out,))}]
+
+    def apply(
+        self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
+    ) -> jax.Array:
+        """Outputs (batch, n_out) for inputs (batch, n_in)."""
+        x = x.reshape(x.shape[0], -1)
+        return x @ params[0]["w"] + params[0]["b"][None, :]
+
+    def n_params(self, width: Any = None) -> int:
+        """Number of active parameters."""
+        return (self.n_in + 1) * self.n_out
+
+
+@dataclasses.dataclass(frozen=True)
+class MLP:
+    """Multilayer perceptron ``n_in → hidden[0] → … → n_out``.
+
+    Attributes:
+        n_in: input features (inputs are flattened).
+        hidden: maximum units of each hidden layer; ``width`` masks them all.
+        n_out: outputs.
+        activation: one of ``ACTIVATIONS``.
+    """
+
+    n_in: int
+    hidden: tuple[int, ...]
+    n_out: int
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        check_int("n_in", self.n_in, 1)
+        check_int("n_out", self.n_out, 1)
+        if not isinstance(self.hidden, tuple):
+            raise TypeError(f"hidden must be a tuple of ints, got {self.hidden!r}")
+        for i, h in enumerate(self.hidden):
+            check_int(f"hidden[{i}]", h, 1)
+        check_choice("activation", self.activation, ACTIVATIONS)
+
+    @property
+    def max_width(self) -> int | None:
+        """Largest hidden layer (the ``width`` knob's maximum), None without hidden layers."""
+        return max(self.hidden) if self.hidden else None
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """All layer sizes including input and output."""
+        return (self.n_in, *self.hidden, self.n_out)
+
+    def masks(self, width: Any) -> list[jax.Array]:
+        """Unit masks of the input, every hidden layer and the output."""
+        return [
+            unit_mask(s, None if i in (0, len(self.sizes) - 1) else width)
+            for i, s in enumerate(self.sizes)
+        ]
+
+    def active_sizes(self, width: Any) -> list[Any]:
+        """Active units per layer (traced-friendly)."""
+        return [
+            s if (i in (0, len(self.sizes) - 1) or width is None) else jnp.minimum(width, s)
+            for i, s in enumerate(self.sizes)
+        ]
+
+    def init(self, *, key: jax.Array, width: Any = None) -> Params:
+        """He/LeCun-initialised weights, zero biases; padded units are zero."""
+        check_key("key", key)
+        width = _check_width(width, self.max_width or 1)
+        masks, active = self.masks(width), self.active_sizes(width)
+        gain = _GAIN[self.activation]
+        params = []
+        keys = jax.random.split(key, len(self.sizes) - 1)
+        for i, k in enumerate(keys):
+            layer = _dense_init(k, self.sizes[i], self.sizes[i + 1], gain, active[i])
+            layer["w"] = layer["w"] * masks[i][:, None] * masks[i + 1][None, :]
+            params.append(layer)
+        return params
+
+    def apply(
+        self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
+    ) -> jax.Array:
+        """Outputs (batch, n_out) for inputs (batch, n_in) (or (batch, ...) flattened)."""
+        width = _check_width(width, self.max_width or 1)
+        dropout_rate = _check_dropout(dropout)
+        act = ACTIVATIONS[self.activation]
+        h = x.reshape(x.shape[0], -1)  # (batch, n_in)
+        masks = self.masks(width)
+        keys = [None] * len(params) if key is None else list(jax.random.split(key, len(params)))
+        for i, layer in enumerate(params[:-1]):
+            h = (
+                act(h @ layer["w"] + layer["b"][None, :]) * masks[i + 1][None, :]
+            )  # (batch, hidden[i])
+            h = apply_dropout(h, dropout_rate, keys[i])
+        return h @ params[-1]["w"] + params[-1]["b"][None, :]  # (batch, n_out)
+
+    def n_params(self, width: Any = None) -> int:
+        """Number of active weights and biases at ``width``."""
+        sizes = [
+            s if (i in (0, len(self.sizes) - 1) or width is None) else min(int(width), s)
+            for i, s in enumerate(self.sizes)
+        ]
+        return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+
+
+def conv1d(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
+    """1-D cross-correlation ('valid' padding) as one matmul over patches.
+
+    ``out[b, i, d] = sum_k sum_c x[b, i*stride + k, c] * w[k, c, d]``.  Deep-learning
+    "convolution" layers compute this cross-correlation; the kernel is not flipped.
+
+    Args:
+        x: (batch, length, c_in).
+        w: (kernel, c_in, c_out).
+        stride: step between output positions.
+
+    Returns:
+        (batch, (length - kernel) // stride + 1, c_out).
+    """
+    k = w.shape[0]
+    n_out = (x.shape[1] - k) // stride + 1
+    idx = np.arange(n_out)[:, None] * stride + np.arange(k)[None, :]  # (n_out, k), static
+    patches = x[:, idx, :]  # (batch, n_out, k, c_in)
+    return jnp.einsum("blkc,kcd->bld", patches, w)
+
+
+def conv2d(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
+    """2-D cross-correlation ('valid' padding) as one matmul over patches.
+
+    ``out[b, i, j, d] = sum_{p,q,c} x[b, i*s + p, j*s + q, c] * w[p, q, c, d]``.
+
+    Args:
+        x: (batch, height, width, c_in).
+        w: (kh, kw, c_in, c_out).
+        stride: step between output positions (both directions).
+
+    Returns:
+        (batch, out_h, out_w, c_out).
+    """
+    kh, kw = w.shape[:2]
+    oh = (x.shape[1] - kh) // stride + 1
+    ow = (x.shape[2] - kw) // stride + 1
+    rows = (np.arange(oh)[:, None] * stride + np.arange(kh)[None, :])[:, None, :, None]
+    cols = (np.arange(ow)[:, None] * stride + np.arange(kw)[None, :])[None, :, None, :]
+    patches = x[:, rows, cols, :]  # (batch, oh, ow, kh, kw, c_in)
+    return jnp.einsum("bijpqc,pqcd->bijd", patches, w)
+
+
+def max_pool2d(x: jax.Array, size: int = 2, stride: int | None = None) -> jax.Array:
+    """Max pooling: ``out[b, i, j, c] = max_{p,q < size} x[b, i*s + p, j*s + q, c]``.
+
+    The window of output (i, j) starts at (i·s, j·s); ``stride`` defaults to ``size``.
+    """
+    s = size if stride is None else stride
+    oh = (x.shape[1] - size) // s + 1
+    ow = (x.shape[2] - size) // s + 1
+    rows = (np.arange(oh)[:, None] * s + np.arange(size)[None, :])[:, None, :, None]
+    cols = (np.arange(ow)[:, None] * s + np.arange(size)[None, :])[None, :, None, :]
+    return x[:, rows, cols, :].max(axis=(3, 4))  # (batch, oh, ow, c)
+
+
+@dataclasses.dataclass(frozen=True)
+class CNN1D:
+    """1-D convolutional network for MNIST-1D-like signals.
+
+    ``len(channels)`` layers of (kernel-``kernel`` cross-correlation, stride ``stride``,
+    ReLU), then a dense layer to ``n_out``.  ``width`` masks every layer's channels.
+
+    Attributes:
+        length: input length (40 for MNIST-1D).
+        channels: maximum channels of each convolutional layer.
+        n_out: outputs.
+        kernel: kernel size.
+        stride: stride of each convolution.
+    """
+
+    length: int
+    channels: tuple[int, ...] = (25, 25, 25)
+    n_out: int = 10
+    kernel: int = 5
+    stride: int = 2
+
+    def __post_init__(self) -> None:
+        check_int("length", self.length, 2)
+        check_int("kernel", self.kernel, 1, self.length)
+        check_int("stride", self.stride, 1)
+        if not self.channels or not all(isinstance(c, int) and c > 0 for c in self.channels):
+            raise ValueError(
+                f"channels must be a non-empty tuple of positive ints, got {self.channels}"
+            )
+        if self.out_lengths[-1] < 1:
+            raise ValueError(
+                f"{len(self.channels)} layers of kernel {self.kernel}, stride {self.stride} "
+                f"do not fit an input of length {self.length}"
+            )
+
+    @property
+    def out_lengths(self) -> list[int]:
+        """Length of the signal after each convolution."""
+        lengths, n = [], self.length
+        for _ in self.channels:
+            n = (n - self.kernel) // self.stride + 1
+            lengths.append(n)
+        return lengths
+
+    @property
+    def max_width(self) -> int:
+        """The width knob's maximum: the most channels of any layer."""
+        return max(self.channels)
+
+    def init(self, *, key: jax.Array, width: Any = None) -> Params:
+        """He-initialised kernels, zero biases; masked channels are zero."""
+        check_key("key", key)
+        width = _check_width(width, self.max_width)
+        keys = jax.random.split(key, len(self.channels) + 1)
+        params, c_in, m_in, fan_c = [], 1, jnp.ones((1,)), 1
+        for k, c in zip(keys[:-1], self.channels, strict=True):
+            m = unit_mask(c, width)
+            w = jax.random.normal(k, (self.kernel, c_in, c)) * jnp.sqrt(2.0 / (self.kernel * fan_c))
+            params.append({"w": w * m_in[None, :, None] * m[None, None, :], "b": jnp.zeros((c,))})
+            c_in, m_in = c, m
+            fan_c = c if width is None else jnp.minimum(width, c)
+        n_flat = self.out_lengths[-1] * c_in
+        flat_mask = jnp.tile(m_in, self.out_lengths[-1])
+        dense = _dense_init(keys[-1], n_flat, self.n_out, 1.0, self.out_lengths[-1] * fan_c)
+        dense["w"] = dense["w"] * flat_mask[:, None]
+        params.append(dense)
+        return params
+
+    def apply(
+        self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
+    ) -> jax.Array:
+        """Logits (batch, n_out) for signals (batch, length)."""
+        width = _check_width(width, self.max_width)
+        h = x[:, :, None]  # (batch, length, 1)
+        for layer, c in zip(params[:-1], self.channels, strict=True):
+            h = jax.nn.relu(conv1d(h, layer["w"], self.stride) + layer["b"][None, None, :])
+            h = h * unit_mask(c, width)[None, None, :]  # (batch, L', c)
+        h = h.reshape(h.shape[0], -1)  # (batch, L' * c)
+        return h @ params[-1]["w"] + params[-1]["b"][None, :]
+
+    def n_params(self, width: Any = None) -> int:
+        """Number of active parameters at ``width``."""
+        cs = [c if width is None else min(int(width), c) for c in self.channels]
+        total, c_in = 0, 1
+        for c in cs:
+            total += self.kernel * c_in * c + c
+            c_in = c
+        return total + (self.out_lengths[-1] * c_in + 1) * self.n_out
+
+
+@dataclasses.dataclass(frozen=True)
+class CNN2D:
+    """2-D convolutional network for small images (e.g. 8×8 digits).
+
+    Each block: 3×3 cross-correlation with zero padding 1 (same size), ReLU, 2×2 max
+    pool; then a dense layer to ``n_out``.  ``width`` masks every block's channels.
+
+    Attributes:
+        size: (height, width) of the input images.
+        channels: maximum channels of each block.
+        n_out: outputs.
+    """
+
+    size: tuple[int, int] = (8, 8)
+    channels: tuple[int, ...] = (16, 32)
+    n_out: int = 10
+
+    def __post_init__(self) -> None:
+        if not self.channels or not all(isinstance(c, int) and c > 0 for c in self.channels):
+            raise ValueError(
+                f"channels must be a non-empty tuple of positive ints, got {self.channels}"
+            )
+        h, w = self.out_size
+        if h < 1 or w < 1:
+            raise ValueError(
+                f"{len(self.channels)} pooling blocks do not fit images of {self.size}"
+            )
+
+    @property
+    def out_size(self) -> tuple[int, int]:
+        """Spatial size after all blocks."""
+        h, w = self.size
+        for _ in self.channels:
+            h, w = h // 2, w // 2
+        return h, w
+
+    @property
+    def max_width(self) -> int:
+        """The width knob's maximum: the most channels of any block."""
+        return max(self.channels)
+
+    def init(self, *, key: jax.Array, width: Any = None) -> Params:
+        """He-initialised kernels, zero biases; masked channels are zero."""
+        check_key("key", key)
+        width = _check_width(width, self.max_width)
+        keys = jax.random.split(key, len(self.channels) + 1)
+        params, c_in, m_in, fan_c = [], 1, jnp.ones((1,)), 1
+        for k, c in zip(keys[:-1], self.channels, strict=True):
+            m = unit_mask(c, width)
+            w = jax.random.normal(k, (3, 3, c_in, c)) * jnp.sqrt(2.0 / (9 * fan_c))
+            params.append(
+                {"w": w * m_in[None, None, :, None] * m[None, None, None, :], "b": jnp.zeros((c,))}
+            )
+            c_in, m_in = c, m
+            fan_c = c if width is None else jnp.minimum(width, c)
+        oh, ow = self.out_size
+        flat_mask = jnp.tile(m_in, oh * ow)
+        dense = _dense_init(keys[-1], oh * ow * c_in, self.n_out, 1.0, oh * ow * fan_c)
+        dense["w"] = dense["w"] * flat_mask[:, None]
+        params.append(dense)
+        return params
+
+    def apply(
+        self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
+    ) -> jax.Array:
+        """Logits (batch, n_out) for images (batch, height, width)."""
+        width = _check_width(width, self.max_width)
+        h = x.reshape(x.shape[0], *self.size)[..., None]  # (batch, H, W, 1)
+        for layer, c in zip(params[:-1], self.channels, strict=True):
+            h = jnp.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)))
+            z = conv2d(h, layer["w"]) + layer["b"][None, None, None, :]
+            h = jax.nn.relu(z) * unit_mask(c, width)[None, None, None, :]
+            h = max_pool2d(h, 2)  # (batch, H/2, W/2, c)
+        h = h.reshape(h.shape[0], -1)
+        return h @ params[-1]["w"] + params[-1]["b"][None, :]
+
+    def n_params(self, width: Any = None) -> int:
+        """Number of active parameters at ``width``."""
+        cs = [c if width is None else min(int(width), c) for c in self.channels]
+        total, c_in = 0, 1
+        for c in cs:
+            total += 9 * c_in * c + c
+            c_in = c
+        oh, ow = self.out_size
+        return total + (oh * ow * c_in + 1) * self.n_out
+
+
+RNN_CELLS = ("vanilla", "gru")
+
+
+@dataclasses.dataclass(frozen=True)
+class RNN:
+    """Character-level recurrent network: embedding, one recurrent layer, readout per step.
+
+    ``vanilla``: h_t = tanh(x_t W + h_{t-1} U + b).
+    ``gru`` (Cho et al. 2014): update gate z, reset gate r, candidate n;
+    h_t = (1 - z) * n + z * h_{t-1}.
+
+    Attributes:
+        vocab: number of input/output symbols.
+        hidden: maximum hidden units; ``width`` masks them.
+        cell: ``"vanilla"`` or ``"gru"``.
+        n_out: outputs per step (defaults to ``vocab``: next-symbol prediction).
+    """
+
+    vocab: int
+    hidden: int = 64
+    cell: str = "vanilla"
+    n_out: int | None = None
+
+    def __post_init__(self) -> None:
+        check_int("vocab", self.vocab, 2)
+        check_int("hidden", self.hidden, 1)
+        check_choice("cell", self.cell, RNN_CELLS)
+
+    @property
+    def max_width(self) -> int:
+        """The width knob's maximum: hidden units."""
+        return self.hidden
+
+    @property
+    def outputs(self) -> int:
+        """Outputs per time step."""
+        return self.vocab if self.n_out is None else self.n_out
+
+    def init(self, *, key: jax.Array, width: Any = None) -> Params:
+        """Input, recurrent and readout weights; masked units are zero."""
+        check_key("key", key)
+        width = _check_width(width, self.max_width)
+        gates = 3 if self.cell == "gru" else 1
+        m = unit_mask(self.hidden, width)
+        active = self.hidden if width is None else jnp.minimum(width, self.hidden)
+        k_in, k_rec, k_out = jax.random.split(key, 3)
+        hm = jnp.tile(m, gates)
+        w_in = jax.random.normal(k_in, (self.vocab, gates * self.hidden)) * hm[None, :]
+        w_rec = jax.random.normal(k_rec, (self.hidden, gates * self.hidden)) / jnp.sqrt(active)
+        w_out = jax.random.normal(k_out, (self.hidden, self.outputs)) / jnp.sqrt(active)
+        return {
+            "w_in": w_in,  # (vocab, gates*hidden): row v is the embedding of symbol v
+            "w_rec": w_rec * m[:, None] * hm[None, :],
+            "b": jnp.zeros((gates * self.hidden,)),
+            "w_out": w_out * m[:, None],
+            "b_out": jnp.zeros((self.outputs,)),
+        }
+
+    def hidden_states(self, params: Params, x: jax.Array, *, width: Any = None) -> jax.Array:
+        """Hidden states (batch, time, hidden) for symbol ids (batch, time)."""
+        m = unit_mask(self.hidden, width)
+        inputs = params["w_in"][x] + params["b"][None, None, :]  # (batch, time, gates*hidden)
+        h0 = jnp.zeros((x.shape[0], self.hidden))
+
+        def step(h: jax.Array, u: jax.Array) -> tuple[jax.Array, jax.Array]:
+            if self.cell == "vanilla":
+                h = jnp.tanh(u + h @ params["w_rec"]) * m[None, :]
+            else:
+                hh = self.hidden
+                rec = h @ params["w_rec"]  # (batch, 3*hidden)
+                z = jax.nn.sigmoid(u[:, :hh] + rec[:, :hh])
+                r = jax.nn.sigmoid(u[:, hh : 2 * hh] + rec[:, hh : 2 * hh])
+                n = jnp.tanh(u[:, 2 * hh :] + r * rec[:, 2 * hh :])
+                h = ((1 - z) * n + z * h) * m[None, :]
+            return h, h
+
+        _, hs = jax.lax.scan(step, h0, jnp.swapaxes(inputs, 0, 1))
+        return jnp.swapaxes(hs, 0, 1)
+
+    def apply(
+        self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
+    ) -> jax.Array:
+        """Logits (batch, time, n_out) for symbol ids (batch, time)."""
+        width = _check_width(width, self.max_width)
+        hs = self.hidden_states(params, x, width=width)
+        return hs @ params["w_out"] + params["b_out"][None, None, :]
+
+    def n_params(self, width: Any = None) -> int:
+        """Number of active parameters at ``width``."""
+        h = self.hidden if width is None else min(int(width), self.hidden)
+        g = 3 if self.cell == "gru" else 1
+        return self.vocab * g * h + h * g * h + g * h + h * self.outputs + self.outputs
+
+
+def gan_pair(
+    *, latent: int = 2, hidden: int = 64, data_dim: int = 2, depth: int = 2
+) -> tuple[MLP, MLP]:
+    """A small generator (latent → data) and discriminator (data → 1 logit), both MLPs."""
+    check_int("latent", latent, 1)
+    check_int("hidden", hidden, 1)
+    check_int("data_dim", data_dim, 1)
+    check_int("depth", depth, 1, 8)
+    generator = MLP(latent, (hidden,) * depth, data_dim, "relu")
+    discriminator = MLP(data_dim, (hidden,) * depth, 1, "relu")
+    return generator, discriminator
+
+
+MODELS = {"linear": Linear, "mlp": MLP, "cnn1d": CNN1D, "cnn2d": CNN2D, "rnn": RNN}

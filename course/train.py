@@ -1,0 +1,507 @@
+"""The training engine: ``make_train(config) -> train(key, data, n_train, ...)``.
+
+A whole training run is one ``jax.jit``-compiled ``lax.scan``: an outer scan over
+the logged evaluation points, an inner scan over the optimisation steps between
+them.  Everything a slider can move is a *value*, never a shape:
+
+* ``n_train`` — mini-batches are drawn from the first ``n_train`` examples of the
+  full (padded) training pool, and the training metrics are masked means over
+  those examples, so changing it never recompiles;
+* ``width`` — hidden units beyond ``width`` are masked (see :mod:`course.models`);
+* the hyper-parameters in :class:`HParams` (learning rate, L1, L2, dropout,
+  augmentation) — traced scalars, so a sweep can ``vmap`` over them.
+
+The step's random numbers come from ``fold_in(key, step)``, so a run is the same
+whether it is computed in one call or in segments (as :mod:`course.sweep` does
+to show progress), and the same key always gives a bit-identical history.
+
+Regularisers (each off when its config value is ``None``):
+
+* ``l2`` — adds (λ₂/2)·Σw² over weights (not biases);
+* ``l1`` — adds λ₁·Σ|w| over weights;
+* ``dropout`` — inverted dropout on hidden activations during training;
+* ``shift`` / ``noise`` — data augmentation inside the scan: each training signal is
+  shifted by a random integer in [−shift, shift] samples (zero fill) and gets
+  Gaussian noise of standard deviation ``noise``;
+* early stopping — :func:`early_stopping` picks the logged step with the lowest
+  validation loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from course import losses, optim
+from course.checks import check_choice, check_float, check_int, check_key
+from course.data import Dataset
+
+Params = Any
+REGULARIZERS = ("l1", "l2", "dropout", "shift", "noise")
+
+
+class HParams(NamedTuple):
+    """Traced hyper-parameters of one run (scalars; a sweep gives them a leading axis)."""
+
+    lr: Any
+    l1: Any = 0.0
+    l2: Any = 0.0
+    dropout: Any = 0.0
+    shift: Any = 0.0
+    noise: Any = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Static description of a training run; equal configs share one compiled function.
+
+    Attributes:
+        model: an architecture from :mod:`course.models` (e.g. ``MLP(40, (100, 100), 10)``).
+        loss: a name from :data:`course.losses.LOSSES`.
+        optimizer: a name from :data:`course.optim.OPTIMIZERS`.
+        steps: optimisation steps, ≥ 1.
+        batch_size: examples per step, or None for full-batch gradient descent.
+        n_logs: evaluation points, evenly spaced; must divide ``steps``.
+        lr: default learning rate.
+        l1, l2, dropout, shift, noise: default regulariser strengths; None switches the
+            regulariser off entirely (its code is not compiled in, and it cannot be swept).
+        optimizer_args: extra optimizer hyper-parameters as ``(("b1", 0.9), ...)``.
+        eval_chunk: examples per evaluation chunk (bounds memory).
+        keep_params: return the final parameters as well as the history.
+    """
+
+    model: Any
+    loss: str = "cross_entropy"
+    optimizer: str = "adam"
+    steps: int = 1000
+    batch_size: int | None = 100
+    n_logs: int = 10
+    lr: float = 1e-3
+    l1: float | None = None
+    l2: float | None = None
+    dropout: float | None = None
+    shift: float | None = None
+    noise: float | None = None
+    optimizer_args: tuple[tuple[str, Any], ...] = ()
+    eval_chunk: int = 1000
+    keep_params: bool = False
+
+    def __post_init__(self) -> None:
+        if not hasattr(self.model, "init") or not hasattr(self.model, "apply"):
+            raise TypeError(f"model must be an architecture from course.models, got {self.model!r}")
+        check_choice("loss", self.loss, losses.LOSSES)
+        check_choice("optimizer", self.optimizer, optim.OPTIMIZERS)
+        check_int("steps", self.steps, 1, 10_000_000)
+        if self.batch_size is not None:
+            check_int("batch_size", self.batch_size, 1, 1_000_000)
+        check_int("n_logs", self.n_logs, 1, self.steps)
+        if self.steps % self.n_logs:
+            raise ValueError(f"n_logs must divide steps={self.steps}, got n_logs={self.n_logs}")
+        check_int("eval_chunk", self.eval_chunk, 1)
+        defaults = self.hparams()
+        check_hparams(defaults, self)
+        optim.make(self.optimizer, lr=self.lr, **dict(self.optimizer_args))
+
+    def hparams(self, **overrides: Any) -> HParams:
+        """The default :class:`HParams` of this config, with some values replaced."""
+        values = {n: (getattr(self, n) or 0.0) for n in HParams._fields}
+        unknown = sorted(set(overrides) - set(values))
+        if unknown:
+            raise ValueError(f"unknown hyper-parameter(s) {unknown}; valid: {list(values)}")
+        for name, value in overrides.items():
+            if name in REGULARIZERS and getattr(self, name) is None:
+                raise ValueError(
+                    f"{name} is off in this config ({name}=None); "
+                    f"set {name}=0.0 in TrainConfig to make it adjustable"
+                )
+            values[name] = value
+        return HParams(**values)
+
+    @property
+    def steps_per_log(self) -> int:
+        """Optimisation steps between two logged evaluations."""
+        return self.steps // self.n_logs
+
+    @property
+    def log_steps(self) -> np.ndarray:
+        """The step numbers at which metrics are logged, (n_logs,)."""
+        return np.arange(1, self.n_logs + 1) * self.steps_per_log
+
+
+def check_hparams(hp: HParams, config: TrainConfig, n_features: int | None = None) -> HParams:
+    """Validate concrete hyper-parameter values; return them as floats."""
+    lr = check_float("lr", hp.lr, 0.0, lo_open=True)
+    l1 = check_float("l1", hp.l1, 0.0)
+    l2 = check_float("l2", hp.l2, 0.0)
+    dropout = check_float("dropout", hp.dropout, 0.0, 1.0, hi_open=True)
+    shift = check_float("shift", hp.shift, 0.0, None if n_features is None else n_features)
+    noise = check_float("noise", hp.noise, 0.0)
+    return HParams(lr, l1, l2, dropout, shift, noise)
+
+
+class TrainState(NamedTuple):
+    """Everything a run carries from one step to the next."""
+
+    params: Params
+    opt_state: Any
+    step: jax.Array
+    key: jax.Array
+
+
+class Run(NamedTuple):
+    """The result of one run: metrics at the logged steps, and (optionally) final parameters."""
+
+    history: dict[str, jax.Array]
+    params: Params | None
+
+
+def _is_weight(path: tuple) -> bool:
+    last = path[-1]
+    name = getattr(last, "key", getattr(last, "name", ""))
+    return isinstance(name, str) and name.startswith("w")
+
+
+def weight_penalty(params: Params, l1: Any, l2: Any, *, use_l1: bool, use_l2: bool) -> jax.Array:
+    """λ₁·Σ|w| + (λ₂/2)·Σw² over the weights (leaves named ``w…``), not the biases."""
+    total = jnp.zeros(())
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if _is_weight(path):
+            if use_l1:
+                total = total + l1 * jnp.sum(jnp.abs(leaf))
+            if use_l2:
+                total = total + 0.5 * l2 * jnp.sum(leaf * leaf)
+    return total
+
+
+def augment(
+    x: jax.Array, shift: Any, noise: Any, key: jax.Array, *, use_shift: bool, use_noise: bool
+) -> jax.Array:
+    """Random shifts along the last axis (zero fill) and Gaussian noise, per example."""
+    k_shift, k_noise = jax.random.split(key)
+    if use_shift:
+        length = x.shape[-1]
+        # integer offset uniform in [-shift, shift]
+        u = jax.random.uniform(k_shift, (x.shape[0],))
+        offset = jnp.floor(u * (2 * jnp.floor(shift) + 1)).astype(jnp.int32) - jnp.floor(
+            shift
+        ).astype(jnp.int32)
+        src = jnp.arange(length)[None, :] - offset[:, None]  # (batch, length)
+        valid = (src >= 0) & (src < length)
+        moved = jnp.take_along_axis(x.reshape(x.shape[0], length), jnp.clip(src, 0, length - 1), 1)
+        x = jnp.where(valid, moved, 0.0).reshape(x.shape)
+    if use_noise:
+        x = x + noise * jax.random.normal(k_noise, x.shape)
+    return x
+
+
+class Trainer:
+    """The compiled training engine for one :class:`TrainConfig` (see :func:`make_train`).
+
+    Calling it runs one training run.  The pure pieces ``init_state``, ``advance``
+    and ``run`` are exposed for :mod:`course.sweep`, which vmaps them.
+    """
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.model = config.model
+        self.loss = losses.get(config.loss)
+        self.uses = {name: getattr(config, name) is not None for name in REGULARIZERS}
+        self._jit_run = jax.jit(self.run)
+
+    # ---- pure functions (traceable, vmappable) -------------------------------------
+
+    def optimizer(self, hp: HParams) -> optim.Optimizer:
+        """The optimizer with the (possibly traced) learning rate of ``hp``."""
+        return optim.make(self.config.optimizer, lr=hp.lr, **dict(self.config.optimizer_args))
+
+    def init_state(
+        self, key: jax.Array, width: Any, hp: HParams, params: Params = None
+    ) -> TrainState:
+        """Fresh parameters (unless given) and optimizer state."""
+        k_init, k_run = jax.random.split(key)
+        if params is None:
+            params = self.model.init(key=k_init, width=width)
+        return TrainState(params, self.optimizer(hp).init(params), jnp.zeros((), jnp.int32), k_run)
+
+    def _data_loss(
+        self,
+        params: Params,
+        x: jax.Array,
+        y: jax.Array,
+        weight: jax.Array,
+        width: Any,
+        hp: HParams,
+        key: jax.Array | None,
+    ) -> jax.Array:
+        out = self.model.apply(params, x, width=width, dropout=hp.dropout, key=key)
+        per_example = self.loss(out, y)  # (batch,)
+        return jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+
+    def _objective(self, params, x, y, weight, width, hp, key):
+        k_drop = key if self.uses["dropout"] else None
+        data_loss = self._data_loss(params, x, y, weight, width, hp, k_drop)
+        penalty = weight_penalty(
+            params, hp.l1, hp.l2, use_l1=self.uses["l1"], use_l2=self.uses["l2"]
+        )
+        return data_loss + penalty, data_loss
+
+    def _batch(self, data: Dataset, n_train: Any, key: jax.Array):
+        """A mini-batch from the first n_train examples (or the whole masked pool)."""
+        pool = data.x_train.shape[0]
+        if self.config.batch_size is None:  # full batch: every example, masked
+            weight = (jnp.arange(pool) < n_train).astype(jnp.float32)
+            return data.x_train, data.y_train, weight
+        idx = jax.random.randint(key, (self.config.batch_size,), 0, n_train)  # (batch,)
+        return data.x_train[idx], data.y_train[idx], jnp.ones((self.config.batch_size,))
+
+    def step(
+        self, state: TrainState, data: Dataset, n_train: Any, width: Any, hp: HParams
+    ) -> tuple[TrainState, jax.Array]:
+        """One optimisation step; returns the new state and the mini-batch data loss."""
+        k_batch, k_aug, k_drop = jax.random.split(jax.random.fold_in(state.key, state.step), 3)
+        x, y, weight = self._batch(data, n_train, k_batch)
+        if self.uses["shift"] or self.uses["noise"]:
+            x = augment(
+                x,
+                hp.shift,
+                hp.noise,
+                k_aug,
+                use_shift=self.uses["shift"],
+                use_noise=self.uses["noise"],
+            )
+        grads, data_loss = jax.grad(self._objective, has_aux=True)(
+            state.params, x, y, weight, width, hp, k_drop
+        )
+        updates, opt_state = self.optimizer(hp).update(grads, state.opt_state, state.params)
+        params = optim.apply_updates(state.params, updates)
+        return TrainState(params, opt_state, state.step + 1, state.key), data_loss
+
+    def evaluate(
+        self, params: Params, x: jax.Array, y: jax.Array, weight: jax.Array, width: Any
+    ) -> dict[str, jax.Array]:
+        """Weighted mean loss (and accuracy) over a set, in chunks of ``eval_chunk``."""
+        n = x.shape[0]
+        chunk = min(self.config.eval_chunk, n)
+        n_chunks = -(-n // chunk)
+        pad = n_chunks * chunk - n
+
+        def padded(a: jax.Array) -> jax.Array:
+            a = jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1))
+            return a.reshape(n_chunks, chunk, *a.shape[1:])
+
+        def one(args):
+            xc, yc, wc = args
+            out = self.model.apply(params, xc, width=width)
+            stats = {"loss": jnp.sum(self.loss(out, yc) * wc)}
+            if self.classifies:
+                stats["acc"] = jnp.sum(losses.correct(out, yc) * wc)
+            return stats
+
+        sums = jax.lax.map(one, (padded(x), padded(y), padded(weight)))
+        total = jnp.maximum(jnp.sum(weight), 1.0)
+        return {k: jnp.sum(v) / total for k, v in sums.items()}
+
+    @property
+    def classifies(self) -> bool:
+        """Whether accuracy is logged (every loss but MSE is a classification loss)."""
+        return self.config.loss != "mse"
+
+    def log(self, params: Params, data: Dataset, n_train: Any, width: Any) -> dict[str, jax.Array]:
+        """Metrics of the current parameters on train (first n_train), test and validation."""
+        pool = data.x_train.shape[0]
+        sets = {
+            "train": (data.x_train, data.y_train, (jnp.arange(pool) < n_train).astype(jnp.float32)),
+            "test": (data.x_test, data.y_test, jnp.ones((data.x_test.shape[0],))),
+        }
+        if data.x_val is not None:
+            sets["val"] = (data.x_val, data.y_val, jnp.ones((data.x_val.shape[0],)))
+        out = {}
+        for name, (x, y, w) in sets.items():
+            for metric, value in self.evaluate(params, x, y, w, width).items():
+                out[f"{name}_{metric}"] = value
+        return out
+
+    def advance(
+        self,
+        state: TrainState,
+        data: Dataset,
+        n_train: Any,
+        width: Any,
+        hp: HParams,
+        n_segments: int,
+    ) -> tuple[TrainState, dict[str, jax.Array]]:
+        """Run ``n_segments`` × ``steps_per_log`` steps, logging after each segment."""
+
+        def segment(state: TrainState, _: None):
+            def inner(s: TrainState, _: None):
+                return self.step(s, data, n_train, width, hp)
+
+            state, batch_losses = jax.lax.scan(inner, state, None, self.config.steps_per_log)
+            logged = self.log(state.params, data, n_train, width)
+            logged["batch_loss"] = batch_losses.mean()
+            return state, logged
+
+        return jax.lax.scan(segment, state, None, n_segments)
+
+    def run(
+        self,
+        key: jax.Array,
+        data: Dataset,
+        n_train: Any,
+        width: Any,
+        hp: HParams,
+        params: Params = None,
+    ) -> Run:
+        """A whole run: init, then every step, as one traceable function."""
+        state = self.init_state(key, width, hp, params)
+        state, history = self.advance(state, data, n_train, width, hp, self.config.n_logs)
+        return Run(history, state.params if self.config.keep_params else None)
+
+    # ---- the checked, compiled entry point ---------------------------------------
+
+    def check(self, data: Dataset, n_train: Any, width: Any, hp: HParams) -> None:
+        """Raise a clear error for data, sizes or hyper-parameters this config cannot take."""
+        check_data(self.config, data)
+        self.check_run(data, n_train, width, hp)
+
+    def check_run(self, data: Dataset, n_train: Any, width: Any, hp: HParams) -> None:
+        """Check one run's size, width and hyper-parameters against already-checked data."""
+        pool = data.n_pool
+        n_train = check_int("n_train", n_train, 1, pool)
+        if self.config.batch_size is not None and self.config.batch_size > n_train:
+            raise ValueError(
+                f"batch_size={self.config.batch_size} is larger than n_train={n_train}; "
+                f"use n_train >= {self.config.batch_size} or a smaller batch_size"
+            )
+        if width is not None:
+            if self.model.max_width is None:
+                raise ValueError(
+                    f"width must be None: {type(self.model).__name__} has no width knob"
+                )
+            check_int("width", width, 1, self.model.max_width)
+        if self.uses["shift"] and len(data.feature_shape) != 1:
+            raise ValueError(
+                f"shift augmentation needs 1-D signals (n, length), got inputs of shape "
+                f"{data.feature_shape}"
+            )
+        n_features = int(np.prod(data.feature_shape)) if data.feature_shape else 1
+        check_hparams(hp, self.config, n_features)
+
+    def __call__(
+        self,
+        key: jax.Array,
+        data: Dataset,
+        n_train: int,
+        *,
+        width: int | None = None,
+        hparams: HParams | None = None,
+        params: Params = None,
+    ) -> Run:
+        """Train one model.
+
+        Args:
+            key: a ``jax.random`` key (initialisation, batches, dropout, augmentation).
+            data: the :class:`~course.data.Dataset`.
+            n_train: use the first ``n_train`` examples of the training pool, 1…n_pool.
+            width: active hidden width, 1…``model.max_width`` (None: all units).
+            hparams: traced hyper-parameters (default: ``config.hparams()``).
+            params: start from these parameters instead of a fresh initialisation.
+
+        Returns:
+            A :class:`Run` whose history maps metric names to arrays (n_logs,).
+        """
+        check_key("key", key)
+        hp = self.config.hparams() if hparams is None else hparams
+        self.check(data, n_train, width, hp)
+        hp = HParams(*(jnp.float32(v) for v in hp))
+        w = None if width is None else jnp.int32(width)
+        return self._jit_run(key, device_data(data), jnp.int32(n_train), w, hp, params)
+
+
+def check_data(config: TrainConfig, data: Dataset) -> None:
+    """Check that ``data`` fits the config's model and loss (types, shapes, label range)."""
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a course.data.Dataset, got {type(data).__name__}")
+    x = data.x_train
+    if x.shape[0] != data.y_train.shape[0]:
+        raise ValueError(
+            f"x_train and y_train disagree on the number of examples: {x.shape[0]} vs "
+            f"{data.y_train.shape[0]}"
+        )
+    if data.x_test.shape[1:] != x.shape[1:]:
+        raise ValueError(
+            f"x_test examples have shape {data.x_test.shape[1:]}, x_train {x.shape[1:]}"
+        )
+    classifier = config.loss != "mse"
+    y_kind = np.dtype(data.y_train.dtype).kind
+    if classifier and y_kind not in "iu":
+        raise TypeError(
+            f"loss {config.loss!r} needs integer class labels, got y_train of dtype "
+            f"{data.y_train.dtype}"
+        )
+    try:
+        out = jax.eval_shape(
+            lambda p, xb: config.model.apply(p, xb),
+            jax.eval_shape(lambda: config.model.init(key=jax.random.key(0))),
+            jax.ShapeDtypeStruct((2, *x.shape[1:]), x.dtype),
+        )
+    except Exception as err:  # any shape error inside the model is the data's fault here
+        raise ValueError(
+            f"inputs of shape {tuple(x.shape[1:])} do not fit {config.model}: {err}"
+        ) from None
+    if classifier and config.loss in ("cross_entropy",) and out.shape[-1] != data.n_classes:
+        raise ValueError(
+            f"the model has {out.shape[-1]} outputs but the data has {data.n_classes} classes"
+        )
+
+
+def device_data(data: Dataset) -> Dataset:
+    """The data set with float32 inputs and int32 labels as JAX arrays (cached per object)."""
+    return _device_data(data)
+
+
+@functools.lru_cache(maxsize=16)
+def _device_data(data: Dataset) -> Dataset:
+    def conv(a: Any) -> Any:
+        if a is None:
+            return None
+        a = np.asarray(a)
+        return jnp.asarray(a, jnp.int32 if a.dtype.kind in "iu" else jnp.float32)
+
+    return jax.tree.map(conv, data, is_leaf=lambda a: a is None)
+
+
+@functools.lru_cache(maxsize=64)
+def make_train(config: TrainConfig) -> Trainer:
+    """Build the training engine for a configuration.
+
+    Usage: ``train = make_train(config)``, then ``run = train(key, data, n_train)``.
+    Equal configs return the same :class:`Trainer`, so its compiled code is reused.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    return Trainer(config)
+
+
+def early_stopping(history: dict[str, Any], metric: str = "val_loss") -> dict[str, Any]:
+    """Pick the logged step with the lowest ``metric`` and report every metric there.
+
+    Works on a single run's history (arrays (n_logs,)) or a sweep's (..., n_logs).
+
+    Returns:
+        A dict with ``"index"`` (the chosen log index) and each metric at that index.
+    """
+    if metric not in history:
+        raise ValueError(f"metric {metric!r} not in history; available: {sorted(history)}")
+    values = np.asarray(history[metric])
+    best = np.argmin(values, axis=-1)
+    out: dict[str, Any] = {"index": best}
+    for name, arr in history.items():
+        arr = np.asarray(arr)
+        out[name] = np.take_along_axis(arr, best[..., None], axis=-1)[..., 0]
+    return out

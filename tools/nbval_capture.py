@@ -1,0 +1,51 @@
+"""pytest plugin: keep the outputs of the nbval run as executed notebooks for the book.
+
+Loaded by ``make test`` with ``-p tools.nbval_capture``.  After the session, every
+notebook whose cells all passed is written to ``_build/executed/`` with its
+outputs and the hash of the sources it ran from; ``python -m course.book build``
+then renders those copies instead of executing the notebooks a second time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from course import book
+
+_outputs: dict[Path, list[list[dict[str, Any]]]] = {}
+_failed: set[Path] = set()
+
+
+def _plain(output: Any) -> dict[str, Any]:
+    out = {k: v for k, v in dict(output).items()}
+    kind = out.get("output_type")
+    if kind in ("display_data", "execute_result"):
+        out.setdefault("metadata", {})
+        out["data"] = dict(out.get("data", {}))
+        if kind == "execute_result":
+            out.setdefault("execution_count", None)
+    elif kind == "error":
+        out["traceback"] = list(out.get("traceback", []))
+    return out
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if call.when != "call" or not hasattr(item, "test_outputs"):
+        return
+    path = Path(str(item.parent.path))
+    if report.failed:
+        _failed.add(path)
+    _outputs.setdefault(path, []).append([_plain(o) for o in (item.test_outputs or [])])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for path, outputs in _outputs.items():
+        if path in _failed:
+            continue
+        book.save_executed(path, outputs, book.EXECUTED / f"{path.stem}.ipynb")
