@@ -1,0 +1,235 @@
+"""Benchmark: the same grid of training runs four ways, timed in one process.
+
+Grid: MLP 40→100→100→10 on MNIST-1D, Adam (lr 1e-3), batch 100, 1000 steps,
+8 training-set sizes (125…4000, log-spaced) × 8 seeds = 64 runs.
+
+1. the engine: ``course.sweep.sweep`` (vmapped, sharded over the host devices);
+2. a Python loop over the engine's single jitted run;
+3. a PyTorch eager loop (CPU, 2 threads) — needs the ``bench`` extra (``make bench``);
+4. scikit-learn's ``MLPClassifier`` with the same architecture, solver and number of steps.
+
+Prints a table (wall time, ratio to the engine, mean test accuracy per size), the
+achieved GFLOP/s against a timed float32 matmul peak, peak memory, the latency of
+one more single run (500 steps) through the warm compiled function, and finally
+one line of JSON with every figure.
+
+``--quick`` shrinks everything (for the test that keeps this script working).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import time
+import warnings
+
+import jax
+import numpy as np
+
+import course  # noqa: F401  (host devices)
+from course import data, models, sweep, train
+from course.runtime import timeit
+
+
+def matmul_peak_gflops(n: int = 2048, repeat: int = 10) -> float:
+    """Float32 GFLOP/s of a jitted n×n matmul (best of ``repeat``)."""
+    a = jax.random.normal(jax.random.key(0), (n, n))
+    f = jax.jit(lambda x: x @ x)
+    return 2 * n**3 / min(timeit(lambda: f(a), repeat=repeat)) / 1e9
+
+
+def run_engine(cfg, d, sizes, seeds):
+    res = sweep.sweep(cfg, d, key=jax.random.key(0), seeds=seeds, n_trains=sizes, progress=False)
+    if res.compile_seconds == 0.0:
+        raise RuntimeError("expected a cold compile in the first engine call")
+    warm = sweep.sweep(cfg, d, key=jax.random.key(0), seeds=seeds, n_trains=sizes, progress=False)
+    acc = warm.final("test_acc").mean(axis=0)  # (sizes,)
+    return res.compile_seconds, warm.run_seconds, acc
+
+
+def run_loop(cfg, d, sizes, seeds):
+    trainer = train.make_train(cfg)
+    keys = jax.random.split(jax.random.key(0), seeds)
+    jax.block_until_ready(trainer(keys[0], d, sizes[0]))  # compile outside the timing
+    start = time.perf_counter()
+    acc = np.zeros((seeds, len(sizes)))
+    for s in range(seeds):
+        for j, n in enumerate(sizes):
+            acc[s, j] = float(trainer(keys[s], d, n).history["test_acc"][-1])
+    return time.perf_counter() - start, acc.mean(axis=0)
+
+
+def run_torch(d, sizes, seeds, steps, batch):
+    import torch
+
+    torch.set_num_threads(2)
+    x = torch.tensor(np.asarray(d.x_train))
+    y = torch.tensor(np.asarray(d.y_train), dtype=torch.long)
+    xt = torch.tensor(np.asarray(d.x_test))
+    yt = torch.tensor(np.asarray(d.y_test), dtype=torch.long)
+    acc = np.zeros((seeds, len(sizes)))
+    start = time.perf_counter()
+    for s in range(seeds):
+        for j, n in enumerate(sizes):
+            torch.manual_seed(s * 1000 + j)
+            net = torch.nn.Sequential(
+                torch.nn.Linear(40, 100),
+                torch.nn.ReLU(),
+                torch.nn.Linear(100, 100),
+                torch.nn.ReLU(),
+                torch.nn.Linear(100, 10),
+            )
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+            loss_fn = torch.nn.CrossEntropyLoss()
+            for _ in range(steps):
+                idx = torch.randint(0, n, (batch,))
+                opt.zero_grad()
+                loss_fn(net(x[idx]), y[idx]).backward()
+                opt.step()
+            with torch.no_grad():
+                acc[s, j] = (net(xt).argmax(1) == yt).float().mean().item()
+    return time.perf_counter() - start, acc.mean(axis=0)
+
+
+def run_sklearn(d, sizes, seeds, steps, batch):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    acc = np.zeros((seeds, len(sizes)))
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for s in range(seeds):
+            for j, n in enumerate(sizes):
+                # sklearn counts epochs; ceil(n / batch) steps per epoch → the same step count
+                epochs = max(1, round(steps / math.ceil(n / batch)))
+                clf = MLPClassifier(
+                    (100, 100),
+                    solver="adam",
+                    learning_rate_init=1e-3,
+                    batch_size=batch,
+                    max_iter=epochs,
+                    alpha=0.0,
+                    tol=0.0,
+                    n_iter_no_change=10**9,
+                    random_state=s,
+                )
+                clf.fit(d.x_train[:n], d.y_train[:n])
+                acc[s, j] = clf.score(d.x_test, d.y_test)
+    return time.perf_counter() - start, acc.mean(axis=0)
+
+
+def single_run_latency(d, steps: int, repeat: int = 30) -> tuple[float, float]:
+    """p50/p95 (ms) of one extra run through the warm compiled function."""
+    cfg = train.TrainConfig(models.MLP(40, (100, 100), 10), steps=steps, n_logs=1)
+    trainer = train.make_train(cfg)
+    jax.block_until_ready(trainer(jax.random.key(0), d, 4000))
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(repeat):
+        n = int(rng.integers(125, 4001))
+        start = time.perf_counter()
+        jax.block_until_ready(trainer(jax.random.key(100 + i), d, n))
+        times.append(time.perf_counter() - start)
+    return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 95) * 1e3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny grid (smoke test)")
+    parser.add_argument("--skip-torch", action="store_true")
+    parser.add_argument("--skip-sklearn", action="store_true")
+    args = parser.parse_args()
+    steps, seeds, n_sizes = (50, 2, 2) if args.quick else (1000, 8, 8)
+    batch = 100
+    sizes = sweep.log_grid(125, 4000, n_sizes)
+    d = data.mnist1d()
+    cfg = train.TrainConfig(
+        models.MLP(40, (100, 100), 10), steps=steps, batch_size=batch, n_logs=1, lr=1e-3
+    )
+    n_runs = seeds * len(sizes)
+    print(f"devices: {jax.devices()}")
+    print(f"grid: {len(sizes)} sizes {sizes} x {seeds} seeds = {n_runs} runs, {steps} steps")
+
+    peak = matmul_peak_gflops(512 if args.quick else 2048)
+    compile_s, engine_s, acc_engine = run_engine(cfg, d, sizes, seeds)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gflops = sweep.gflop(cfg, d, n_runs) / engine_s
+    loop_s, acc_loop = run_loop(cfg, d, sizes, seeds)
+    torch_s = acc_torch = None
+    if not args.skip_torch:
+        try:
+            torch_s, acc_torch = run_torch(d, sizes, seeds, steps, batch)
+        except ImportError:
+            print("PyTorch is not installed (`make bench` installs the bench extra); skipped")
+    sklearn_s = acc_sklearn = None
+    if not args.skip_sklearn:
+        sklearn_s, acc_sklearn = run_sklearn(d, sizes, seeds, steps, batch)
+    p50, p95 = single_run_latency(d, 50 if args.quick else 500, 5 if args.quick else 30)
+
+    rows = [
+        ("engine (vmap + mesh)", engine_s, acc_engine),
+        ("loop over jitted run", loop_s, acc_loop),
+        ("PyTorch eager loop", torch_s, acc_torch),
+        ("scikit-learn MLPClassifier", sklearn_s, acc_sklearn),
+    ]
+    print(f"\n{'implementation':<28}{'wall s':>9}{'x engine':>10}   test accuracy per size")
+    for name, secs, acc in rows:
+        if secs is None:
+            print(f"{name:<28}{'skipped':>9}")
+            continue
+        accs = " ".join(f"{a:.3f}" for a in acc)
+        print(f"{name:<28}{secs:9.2f}{secs / engine_s:10.1f}   {accs}")
+    print(f"\nengine compile: {compile_s:.2f} s (not in its wall time)")
+    print(
+        f"engine throughput: {gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of the "
+        f"float32 matmul peak {peak:.1f} GFLOP/s (6·params·examples)"
+    )
+    print(f"peak memory (RSS) after the engine: {rss_mb:.0f} MB")
+    print(
+        f"one more single run ({50 if args.quick else 500} steps, warm): p50 {p50:.1f} ms, "
+        f"p95 {p95:.1f} ms"
+    )
+
+    def ratio(x):
+        return None if x is None else round(x / engine_s, 2)
+
+    def accs(a):
+        return (
+            None
+            if a is None
+            else {str(n): round(float(v), 4) for n, v in zip(sizes, a, strict=True)}
+        )
+
+    print(
+        json.dumps(
+            {
+                "engine_s": round(engine_s, 3),
+                "compile_s": round(compile_s, 3),
+                "loop_s": round(loop_s, 3),
+                "torch_s": None if torch_s is None else round(torch_s, 3),
+                "sklearn_s": None if sklearn_s is None else round(sklearn_s, 3),
+                "ratio_loop": ratio(loop_s),
+                "ratio_torch": ratio(torch_s),
+                "ratio_sklearn": ratio(sklearn_s),
+                "gflops": round(gflops, 1),
+                "peak_gflops": round(peak, 1),
+                "single_run_p50_ms": round(p50, 1),
+                "single_run_p95_ms": round(p95, 1),
+                "rss_mb": round(rss_mb),
+                "devices": len(jax.devices()),
+                "accuracy": {
+                    "engine": accs(acc_engine),
+                    "loop": accs(acc_loop),
+                    "torch": accs(acc_torch),
+                    "sklearn": accs(acc_sklearn),
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Models: convolution and pooling against NumPy, recurrences, masking, parameter counts."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from course import models
+
+RNG = np.random.default_rng(0)
+
+
+def np_conv1d(x, w, stride):
+    b, length, _ = x.shape
+    k, _, d = w.shape
+    n = (length - k) // stride + 1
+    out = np.zeros((b, n, d))
+    for i in range(n):
+        out[:, i, :] = np.einsum("bkc,kcd->bd", x[:, i * stride : i * stride + k, :], w)
+    return out
+
+
+def np_conv2d(x, w, stride):
+    b, h, wd, _ = x.shape
+    kh, kw, _, d = w.shape
+    oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
+    out = np.zeros((b, oh, ow, d))
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, i * stride : i * stride + kh, j * stride : j * stride + kw, :]
+            out[:, i, j, :] = np.einsum("bpqc,pqcd->bd", patch, w)
+    return out
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_conv1d_is_cross_correlation_as_numpy_computes_it(stride):
+    x = RNG.normal(size=(3, 17, 2)).astype(np.float32)
+    w = RNG.normal(size=(5, 2, 4)).astype(np.float32)
+    np.testing.assert_allclose(
+        models.conv1d(jnp.asarray(x), jnp.asarray(w), stride),
+        np_conv1d(x, w, stride),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_is_cross_correlation_as_numpy_computes_it(stride):
+    x = RNG.normal(size=(2, 9, 8, 3)).astype(np.float32)
+    w = RNG.normal(size=(3, 3, 3, 5)).astype(np.float32)
+    np.testing.assert_allclose(
+        models.conv2d(jnp.asarray(x), jnp.asarray(w), stride),
+        np_conv2d(x, w, stride),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_conv_matches_lax_conv_without_kernel_flip():
+    x = RNG.normal(size=(2, 9, 8, 3)).astype(np.float32)
+    w = RNG.normal(size=(3, 3, 3, 5)).astype(np.float32)
+    ref = jax.lax.conv_general_dilated(
+        x, w, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    np.testing.assert_allclose(
+        models.conv2d(jnp.asarray(x), jnp.asarray(w)), ref, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_max_pool_window_starts_at_i_times_stride():
+    x = RNG.normal(size=(2, 7, 6, 3)).astype(np.float32)
+    out = np.asarray(models.max_pool2d(jnp.asarray(x), 2))
+    assert out.shape == (2, 3, 3, 3)
+    for i in range(3):
+        for j in range(3):
+            np.testing.assert_array_equal(
+                out[:, i, j], x[:, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].max(axis=(1, 2))
+            )
+    out = np.asarray(models.max_pool2d(jnp.asarray(x), 3, stride=2))
+    np.testing.assert_array_equal(out[:, 1, 1], x[:, 2:5, 2:5].max(axis=(1, 2)))
+
+
+def test_vanilla_rnn_and_gru_follow_their_equations():
+    for cell in ("vanilla", "gru"):
+        m = models.RNN(vocab=6, hidden=4, cell=cell)
+        p = jax.tree.map(np.asarray, m.init(key=jax.random.key(0)))
+        x = RNG.integers(0, 6, size=(2, 5))
+        h = np.zeros((2, 4))
+        for t in range(5):
+            u = p["w_in"][x[:, t]] + p["b"]
+            rec = h @ p["w_rec"]
+            if cell == "vanilla":
+                h = np.tanh(u + rec)
+            else:
+                sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+                z, r = sig(u[:, :4] + rec[:, :4]), sig(u[:, 4:8] + rec[:, 4:8])
+                n = np.tanh(u[:, 8:] + r * rec[:, 8:])
+                h = (1 - z) * n + z * h
+        logits = np.asarray(m.apply(m.init(key=jax.random.key(0)), jnp.asarray(x)))
+        np.testing.assert_allclose(logits[:, -1], h @ p["w_out"] + p["b_out"], rtol=1e-5, atol=1e-5)
+
+
+MASKABLE = [
+    (models.MLP(12, (16, 16), 3), (12,)),
+    (models.CNN1D(40, (8, 8, 8), 10), (40,)),
+    (models.CNN2D((8, 8), (6, 6), 10), (8, 8)),
+    (models.RNN(vocab=7, hidden=10, cell="gru"), None),
+]
+
+
+@pytest.mark.parametrize(("model", "shape"), MASKABLE, ids=lambda m: type(m).__name__)
+def test_masked_units_do_not_matter_and_get_no_gradient(model, shape):
+    width = 3
+    key = jax.random.key(0)
+    x = (
+        jax.random.randint(key, (4, 9), 0, 7)
+        if shape is None
+        else jax.random.normal(key, (4, *shape))
+    )
+    params = model.init(key=jax.random.key(1), width=width)
+    full = model.init(key=jax.random.key(1))
+    padded = jax.tree.map(lambda m, f: (m == 0) & (f != 0), params, full)  # masked weights
+    assert sum(int(np.sum(p)) for p in jax.tree.leaves(padded)) > 0
+    noisy = jax.tree.map(
+        lambda p, pad: jnp.where(pad, jax.random.normal(key, p.shape), p), params, padded
+    )
+    out = model.apply(params, x, width=width)
+    np.testing.assert_allclose(model.apply(noisy, x, width=width), out, rtol=1e-5, atol=1e-5)
+    grads = jax.grad(lambda p: jnp.sum(model.apply(p, x, width=width) ** 2))(params)
+    for g, pad in zip(jax.tree.leaves(grads), jax.tree.leaves(padded), strict=True):
+        assert not np.asarray(jnp.where(pad, g, 0.0)).any(), "a padded weight got a gradient"
+    n_active = sum(int(np.count_nonzero(np.asarray(p))) for p in jax.tree.leaves(params))
+    assert n_active <= model.n_params(width) < model.n_params()
+
+
+@pytest.mark.parametrize(
+    "model", [m for m, _ in MASKABLE] + [models.Linear(5, 2)], ids=lambda m: type(m).__name__
+)
+def test_parameter_count_matches_the_pytree(model):
+    assert model.n_params() == models.count_params(model.init(key=jax.random.key(0)))
+
+
+def test_gan_pair_shapes():
+    g, d = models.gan_pair(latent=3, hidden=8, data_dim=2)
+    z = jnp.ones((5, 3))
+    fake = g.apply(g.init(key=jax.random.key(0)), z)
+    assert fake.shape == (5, 2)
+    assert d.apply(d.init(key=jax.random.key(1)), fake).shape == (5, 1)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: models.MLP(0, (4,), 2), r"n_in must be in \[1, inf\), got 0"),
+        (lambda: models.MLP(3, [4], 2), "hidden must be a tuple of ints"),
+        (
+            lambda: models.CNN1D(10, (4, 4, 4), kernel=5, stride=2),
+            "do not fit an input of length 10",
+        ),
+        (lambda: models.RNN(vocab=5, cell="lstm"), "unknown cell 'lstm'; valid: vanilla, gru"),
+        (
+            lambda: models.MLP(3, (4,), 2).init(key=jax.random.key(0), width=5),
+            r"width must be in \[1, 4\], got 5",
+        ),
+        (lambda: models.MLP(3, (4,), 2).init(key=0), "key must be a single jax.random key"),
+    ],
+)
+def test_bad_model_arguments_are_named(build, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        build()
