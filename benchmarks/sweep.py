@@ -21,9 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import time
 import warnings
+
+os.environ["COURSE_JAX_CACHE"] = "0"  # honest compile times: no persistent cache
 
 import jax
 import numpy as np

@@ -4,9 +4,10 @@ Importing the package asks XLA for one CPU device per core (see
 :mod:`course.runtime`), so sweeps shard over every core of the machine.
 """
 
-from course.runtime import configure_host_devices
+from course.runtime import configure_compilation_cache, configure_host_devices
 
 configure_host_devices()
+configure_compilation_cache()
 
 __version__ = "0.1.0"
 __all__ = ["__version__"]

@@ -168,7 +168,10 @@ class MLP:
         hidden: maximum units of each hidden layer; ``width`` masks them all.
         n_out: outputs.
         activation: one of ``ACTIVATIONS``.
-        init: weight initialisation, one of ``INITS`` (biases start at zero).
+        init_scheme: weight initialisation, one of ``INITS`` (biases start at zero).
+        draw_hidden: hidden sizes at which initial weights are *drawn* (then cut to
+            ``hidden``); :meth:`capped` sets it so that a capped copy starts from exactly
+            the weights the full model gives its first units.
     """
 
     n_in: int
@@ -176,6 +179,7 @@ class MLP:
     n_out: int
     activation: str = "relu"
     init_scheme: str = "glorot"
+    draw_hidden: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         check_int("n_in", self.n_in, 1)
@@ -186,11 +190,28 @@ class MLP:
             check_int(f"hidden[{i}]", h, 1)
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("init_scheme", self.init_scheme, INITS)
+        if self.draw_hidden is not None and (
+            len(self.draw_hidden) != len(self.hidden)
+            or any(d < h for d, h in zip(self.draw_hidden, self.hidden, strict=True))
+        ):
+            raise ValueError(f"draw_hidden {self.draw_hidden} must cover hidden {self.hidden}")
 
     @property
     def max_width(self) -> int | None:
         """Largest hidden layer (the ``width`` knob's maximum), None without hidden layers."""
         return max(self.hidden) if self.hidden else None
+
+    def capped(self, max_width: int) -> MLP:
+        """The same network with every hidden layer capped at ``max_width`` units.
+
+        At any width up to ``max_width`` it computes what the full model computes, from the
+        same initial weights, with less padding (see :func:`course.sweep.sweep`).
+        """
+        return dataclasses.replace(
+            self,
+            hidden=tuple(min(h, max_width) for h in self.hidden),
+            draw_hidden=self.draw_hidden or self.hidden,
+        )
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -218,11 +239,12 @@ class MLP:
         masks, active = self.masks(width), self.active_sizes(width)
         params = []
         keys = jax.random.split(key, len(self.sizes) - 1)
+        drawn = (self.n_in, *(self.draw_hidden or self.hidden), self.n_out)
         for i, k in enumerate(keys):
             std = init_std(self.init_scheme, active[i], active[i + 1])
-            layer = _dense_init(k, self.sizes[i], self.sizes[i + 1], std)
-            layer["w"] = layer["w"] * masks[i][:, None] * masks[i + 1][None, :]
-            params.append(layer)
+            w = jax.random.normal(k, (drawn[i], drawn[i + 1]))[: self.sizes[i], : self.sizes[i + 1]]
+            w = w * std * masks[i][:, None] * masks[i + 1][None, :]
+            params.append({"w": w, "b": jnp.zeros((self.sizes[i + 1],))})
         return params
 
     def apply(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -235,6 +236,7 @@ def sweep(
     devices: Sequence[jax.Device] | None = None,
     memory_mb: float | None = None,
     progress: bool = True,
+    width_buckets: float | None = 4.0,
     **grids: Sequence[float],
 ) -> SweepResult:
     """Train every combination of seeds × sizes (× widths × hyper-parameter values).
@@ -251,6 +253,10 @@ def sweep(
         memory_mb: memory budget for one chunk of runs (default 2048 MB or
             ``$COURSE_MEMORY_MB``).
         progress: show a progress bar when the sweep takes over 2 s.
+        width_buckets: train widths within this factor of each other with one model capped
+            at the group's largest width (one compile per group, less padding); None: every
+            width padded to the model's maximum (one compile).  Results do not depend on it
+            beyond float rounding: capped models draw the same initial weights.
         **grids: values of hyper-parameters (``lr``, ``l1``, ``l2``, ``dropout``,
             ``shift``, ``noise``) to sweep as further axes.
 
@@ -263,42 +269,113 @@ def sweep(
     check_key("key", key)
     seeds = check_int("seeds", seeds, 1, 4096)
     check_data(config, data)
-    n_trains = check_int_list("n_trains", n_trains, 1, data.n_pool)
+    n_trains = _unique("n_trains", check_int_list("n_trains", n_trains, 1, data.n_pool))
     axes: dict[str, list] = {"seed": list(range(seeds)), "n_train": n_trains}
     if widths is not None:
         if trainer.model.max_width is None:
             raise ValueError(
                 f"widths must be None: {type(trainer.model).__name__} has no width knob"
             )
-        axes["width"] = check_int_list("widths", widths, 1, trainer.model.max_width)
+        axes["width"] = _unique(
+            "widths", check_int_list("widths", widths, 1, trainer.model.max_width)
+        )
     for name, values in grids.items():
         if name not in HParams._fields:
             raise TypeError(f"sweep() got an unexpected grid {name!r}; valid: {HParams._fields}")
-        axes[name] = check_float_list(name, values)
+        axes[name] = _unique(name, check_float_list(name, values))
     defaults = config.hparams(**{n: v[0] for n, v in grids.items()})
     for n, combo in itertools.product(n_trains, itertools.product(*[axes[g] for g in grids])):
         # validate every grid value before any compile
         hp = defaults._replace(**dict(zip(grids, combo, strict=True)))
         trainer.check_run(data, n, (axes.get("width") or [None])[-1], hp)
     memory_mb = float(memory_mb or os.environ.get("COURSE_MEMORY_MB", DEFAULT_MEMORY_MB))
-
-    keys, n, width, hp = _run_arrays(key, seeds, axes, defaults)
     mesh = mesh_of(devices)
-    n_dev = mesh.devices.size
+
+    groups = [None]
+    capped = "width" in axes and width_buckets and hasattr(config.model, "capped")
+    if capped and not config.keep_params:  # kept parameters must share one padded shape
+        groups = width_groups(axes["width"], width_buckets)
+    n_runs = math.prod(len(v) for v in axes.values())
+    bar = _progress(n_runs * config.n_logs, f"sweep of {n_runs} runs", progress)
+    parts, compile_s, run_s = [], 0.0, 0.0
+    for group in groups:
+        sub_axes, sub_config = dict(axes), config
+        if group is not None:
+            sub_axes["width"] = group
+            sub_config = dataclasses.replace(config, model=config.model.capped(max(group)))
+        metrics, params, c_s, r_s = _run_grid(
+            make_train(sub_config), data, key, seeds, sub_axes, defaults, mesh, memory_mb, bar
+        )
+        parts.append((group, metrics, params))
+        compile_s, run_s = compile_s + c_s, run_s + r_s
+    if bar is not None:
+        bar.close()
+    if groups == [None]:
+        metrics, params = parts[0][1], parts[0][2]
+    else:  # put the width groups (sorted widths) back in the order asked for
+        ax = list(axes).index("width")
+        perm = np.searchsorted(np.concatenate([g for g, _, _ in parts]), axes["width"])
+        metrics = {
+            k: np.take(np.concatenate([m[k] for _, m, _ in parts], axis=ax), perm, axis=ax)
+            for k in parts[0][1]
+        }
+        params = None
+    return SweepResult(
+        axes={k: np.asarray(v) for k, v in axes.items()},
+        metrics=metrics,
+        steps=config.log_steps,
+        params=params,
+        compile_seconds=compile_s,
+        run_seconds=run_s,
+    )
+
+
+def _unique(name: str, values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must not repeat values, got {values}")
+    return values
+
+
+def width_groups(widths: Sequence[int], factor: float) -> list[list[int]]:
+    """Split widths into groups whose largest is at most ``factor`` times their smallest.
+
+    Each group is trained with the model capped at its largest width, so a narrow
+    network is not padded to the widest one; each group compiles once.
+    """
+    groups: list[list[int]] = []
+    for w in sorted(set(widths)):
+        if groups and w <= groups[-1][0] * factor:
+            groups[-1].append(w)
+        else:
+            groups.append([w])
+    return groups
+
+
+def _run_grid(
+    trainer: Trainer,
+    data: Dataset,
+    key: jax.Array,
+    seeds: int,
+    axes: dict[str, list],
+    defaults: HParams,
+    mesh: Mesh,
+    memory_mb: float,
+    bar: Any,
+) -> tuple[dict[str, np.ndarray], Any, float, float]:
+    """Run every grid point with one compiled trainer; return metrics, params and timings."""
+    config = trainer.config
+    keys, n, width, hp = _run_arrays(key, seeds, axes, defaults)
     n_runs = n.shape[0]
-    chunk = runs_per_chunk(trainer, data, n_runs, n_dev, memory_mb)
-    n_chunks = -(-n_runs // chunk)
+    chunk = runs_per_chunk(trainer, data, n_runs, mesh.devices.size, memory_mb)
     compiled = _compiled_for(trainer)
     compile_before = compiled.compile_seconds
     runs_sharding, replicated = NamedSharding(mesh, P("runs")), NamedSharding(mesh, P())
     ddata = jax.device_put(device_data(data), replicated)
 
     histories, params_chunks = [], []
-    bar = _progress(n_chunks * config.n_logs, f"sweep of {n_runs} runs", progress)
     start = time.perf_counter()
-    for c in range(n_chunks):
-        idx = np.arange(c * chunk, (c + 1) * chunk)
-        idx = np.minimum(idx, n_runs - 1)  # pad the last chunk by repeating its last run
+    for c in range(-(-n_runs // chunk)):
+        idx = np.minimum(np.arange(c * chunk, (c + 1) * chunk), n_runs - 1)  # pad: repeat last
 
         def put(a: Any, idx: np.ndarray = idx) -> Any:
             return None if a is None else jax.device_put(a[idx], runs_sharding)
@@ -311,12 +388,10 @@ def sweep(
             state, logged = compiled.advance(state, ddata, c_n, c_w, c_hp)
             logs.append(logged)
             if bar is not None:
-                bar.update(1)
+                bar.update(min(chunk, n_runs - c * chunk))
         histories.append(jax.tree.map(lambda *a: np.concatenate(a, axis=1), *logs))
         if config.keep_params:
             params_chunks.append(jax.tree.map(np.asarray, state.params))
-    if bar is not None:
-        bar.close()
     compile_s = compiled.compile_seconds - compile_before
     run_s = time.perf_counter() - start - compile_s
 
@@ -330,14 +405,7 @@ def sweep(
         params = jax.tree.map(
             lambda *a: np.concatenate(a)[:n_runs].reshape(*shape, *a[0].shape[1:]), *params_chunks
         )
-    return SweepResult(
-        axes={k: np.asarray(v) for k, v in axes.items()},
-        metrics=metrics,
-        steps=config.log_steps,
-        params=params,
-        compile_seconds=compile_s,
-        run_seconds=run_s,
-    )
+    return metrics, params, compile_s, run_s
 
 
 def log_grid(lo: float, hi: float, num: int, *, integer: bool = True) -> list:

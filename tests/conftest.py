@@ -7,6 +7,7 @@ promotion, as the style guide asks.
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["COURSE_JAX_CACHE"] = "0"  # hermetic: every compile happens in the test
 
 import jax
 

@@ -101,19 +101,51 @@ def test_same_key_same_sweep_bit_for_bit(mnist, result):
 
 
 def test_new_grid_values_of_the_same_size_do_not_recompile(mnist, result):
+    kw = {"seeds": 2, "progress": False, "width_buckets": None}
+    flat = sweep.sweep(
+        CONFIG,
+        mnist,
+        key=jax.random.key(0),
+        n_trains=[100, 1000],
+        widths=[8, 64],
+        l2=[0.0, 1e-3],
+        **kw,
+    )
+    for k in result.metrics:  # width buckets change nothing but float rounding
+        np.testing.assert_allclose(flat.metrics[k], result.metrics[k], rtol=2e-4, atol=2e-5)
     with CompileCounter() as compiles:
         other = sweep.sweep(
             CONFIG,
             mnist,
             key=jax.random.key(5),
-            seeds=2,
             n_trains=[333, 4000],
             widths=[3, 40],
             l2=[1e-4, 1e-2],
-            progress=False,
+            **kw,
         )
     assert other.compile_seconds == 0.0
     assert compiles.count == 0
+
+
+def test_width_groups_stay_within_the_factor():
+    assert sweep.width_groups([64, 2, 8, 3, 512, 16], 4.0) == [[2, 3, 8], [16, 64], [512]]
+
+
+def test_widths_in_any_order_come_back_in_that_order(mnist, result):
+    rev = sweep.sweep(
+        CONFIG,
+        mnist,
+        key=jax.random.key(0),
+        seeds=2,
+        n_trains=[100, 1000],
+        widths=[64, 8],
+        l2=[0.0, 1e-3],
+        progress=False,
+    )
+    np.testing.assert_array_equal(rev.axes["width"], [64, 8])
+    np.testing.assert_allclose(
+        rev.metrics["test_acc"][:, :, ::-1], result.metrics["test_acc"], rtol=1e-6, atol=1e-6
+    )
 
 
 def test_keep_params_returns_parameters_with_the_grid_axes(mnist):
@@ -134,6 +166,7 @@ def test_keep_params_returns_parameters_with_the_grid_axes(mnist):
         ({"n_trains": [10]}, ValueError, "batch_size=50 is larger than n_train=10"),
         ({"widths": [0]}, ValueError, r"widths\[0\] must be in \[1, 64\], got 0"),
         ({"widths": []}, ValueError, "widths must not be empty"),
+        ({"widths": [4, 4]}, ValueError, r"widths must not repeat values, got \[4, 4\]"),
         ({"lr": [0.1, float("nan")]}, ValueError, r"lr\[1\] must be finite"),
         ({"lr": [-0.1]}, ValueError, r"lr must be in \(0.0, inf\), got -0.1"),
         ({"dropout": [0.1]}, ValueError, r"dropout is off in this config"),
