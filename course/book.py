@@ -242,6 +242,7 @@ def config_yaml(book: Book) -> str:
                 ],
                 "nb_ipywidgets_js": {},
                 "html_show_sourcelink": False,
+                "html_context": {"default_mode": "light"},
                 "suppress_warnings": ["mystnb.unknown_mime_type"],
             },
         },

@@ -1,0 +1,261 @@
+"""The live explorer: sliders that move a model's results, and their static twin.
+
+An :class:`Explorer` is declared, not wired by hand::
+
+    Explorer(
+        controls=[slider("n_train", sizes), slider("width", widths)],
+        view=lambda values, point: make_figure(values, point),   # -> course.figures.Figure
+        lookup=lambda values: grid.sel(**values),                 # precomputed results
+        live=lambda values: retrain(values),                      # optional: the engine, now
+    )
+
+* Every value a slider can reach was computed in advance (one vmapped sweep), so a
+  slider move is a **lookup and a redraw**: the figure is redrawn in place (one
+  PNG image, no flicker, no pile of figures), usually by blitting only its
+  moving parts.
+* A value off the grid (set from code with :meth:`Explorer.set`) or the "retrain
+  live" box sends the values through the engine instead (``live``), compiled at
+  construction, so nothing recompiles later.
+* Fast drags are debounced: changes that arrive while the kernel is busy are
+  merged and the last value always wins.
+* Bad values and failing computations show a message in the status line and keep
+  the last good figure.
+* Displayed in a notebook, the explorer also carries its **static twin**
+  (:func:`course.static.twin_html`) as HTML: JupyterLab shows the live widget, the
+  book (which has no kernel) shows the twin, whose sliders swap precomputed frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets as w
+
+from course.controls import Control, dropdown, slider
+from course.figures import Figure
+from course.plots import Renderer
+from course.static import twin_html
+
+__all__ = ["Explorer", "dropdown", "slider"]
+
+
+class Explorer:
+    """A live explorer over a grid of precomputed results (see the module docstring).
+
+    Args:
+        controls: the controls, in display order.
+        view: ``view(values, point) -> Figure``: what to draw for the control values
+            and the result at that point.
+        lookup: ``lookup(values) -> point`` for values on the grid.
+        live: ``live(values) -> point`` retraining through the engine, or None.
+        title: a heading.
+        note: a line under the controls (how the grid was computed).
+        debounce: seconds to wait for further changes before redrawing.
+    """
+
+    def __init__(
+        self,
+        controls: Sequence[Control],
+        view: Callable[[dict[str, Any], Any], Figure],
+        lookup: Callable[[dict[str, Any]], Any],
+        *,
+        live: Callable[[dict[str, Any]], Any] | None = None,
+        title: str = "",
+        note: str = "",
+        debounce: float = 0.03,
+    ):
+        if not controls:
+            raise ValueError("an explorer needs at least one control")
+        names = [c.name for c in controls]
+        if len(set(names)) != len(names):
+            raise ValueError(f"control names repeat: {names}")
+        self.controls = list(controls)
+        self.view, self.lookup, self.live = view, lookup, live
+        self.title, self.note, self.debounce = title, note, debounce
+        self.renderer = Renderer()
+        self.timings: dict[str, float] = {}
+        self._override: dict[str, Any] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._twin: str | None = None
+
+        self.inputs = {c.name: self._make_input(c) for c in self.controls}
+        self.live_box = w.Checkbox(
+            value=False,
+            description="retrain live through the engine",
+            indent=False,
+            layout=w.Layout(width="auto"),
+        )
+        self.image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1000px"))
+        self.status = w.HTML()
+        rows = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        rows += list(self.inputs.values())
+        if live is not None:
+            rows.append(self.live_box)
+            self.live_box.observe(self._on_change, names="value")
+        if note:
+            rows.append(w.HTML(f"<span style='color:#666'>{html.escape(note)}</span>"))
+        rows += [self.image, self.status]
+        self.widget = w.VBox(rows)
+
+        if live is not None:  # compile the live path now, so no later move compiles
+            start = time.perf_counter()
+            live(self.values())
+            self.timings["warmup_s"] = time.perf_counter() - start
+            print(f"live retraining is warm ({self.timings['warmup_s']:.1f} s to compile and run)")
+        self.refresh()
+
+    # ---- controls ---------------------------------------------------------------------
+
+    def _make_input(self, c: Control) -> w.ValueWidget:
+        options = list(zip(c.labels, c.values, strict=True))
+        style = {"description_width": "11em"}
+        layout = w.Layout(width="36em")
+        if c.kind == "dropdown":
+            widget = w.Dropdown(
+                options=options, value=c.default, description=c.label, style=style, layout=layout
+            )
+        else:
+            widget = w.SelectionSlider(
+                options=options,
+                value=c.default,
+                description=c.label,
+                continuous_update=True,
+                style=style,
+                layout=layout,
+            )
+        widget.observe(self._on_change, names="value")
+        return widget
+
+    def values(self) -> dict[str, Any]:
+        """The current control values (those set from code take precedence)."""
+        current = {name: widget.value for name, widget in self.inputs.items()}
+        current.update(self._override)
+        return current
+
+    def set(self, **values: Any) -> dict[str, float]:
+        """Set control values from code — off the grid too — and redraw; return the timings.
+
+        A value outside a control's range is reported in the status line (the figure
+        stays); a value between grid points is retrained live.
+        """
+        unknown = sorted(set(values) - set(self.inputs))
+        if unknown:
+            return self._fail(
+                ValueError(f"unknown control(s) {unknown}; controls: {list(self.inputs)}")
+            )
+        self._override = {}
+        for name, value in values.items():
+            control = next(c for c in self.controls if c.name == name)
+            i = control.index(value)
+            if i is not None:
+                with self._quiet():
+                    self.inputs[name].value = control.values[i]
+            else:
+                self._override[name] = value
+        return self.refresh()
+
+    def _on_change(self, change: dict[str, Any]) -> None:
+        if change.get("owner") in self.inputs.values():
+            self._override.pop(
+                next(n for n, x in self.inputs.items() if x is change["owner"]), None
+            )
+        if getattr(self, "_muted", False):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a script or a test): redraw now
+            self.refresh()
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = loop.call_later(self.debounce, self.refresh)
+
+    class _Quiet:
+        def __init__(self, explorer: Explorer):
+            self.explorer = explorer
+
+        def __enter__(self) -> None:
+            self.explorer._muted = True
+
+        def __exit__(self, *exc: object) -> None:
+            self.explorer._muted = False
+
+    def _quiet(self) -> Explorer._Quiet:
+        return Explorer._Quiet(self)
+
+    # ---- the update path ----------------------------------------------------------------
+
+    def refresh(self) -> dict[str, float]:
+        """Compute the current point (lookup or live), redraw, report; return the timings."""
+        self._handle = None
+        values = self.values()
+        start = time.perf_counter()
+        try:
+            for c in self.controls:
+                c.check(values[c.name])
+            off_grid = [c.name for c in self.controls if c.index(values[c.name]) is None]
+            if off_grid or self.live_box.value:
+                if self.live is None:
+                    raise ValueError(
+                        f"{', '.join(off_grid)} off the grid, and this explorer cannot retrain live"
+                    )
+                point, how = self.live(values), "retrained live"
+            else:
+                point, how = self.lookup(values), "looked up"
+            computed = time.perf_counter()
+            png = self.renderer.png(self.view(values, point))
+            self.image.value = png
+        except Exception as err:  # show it, keep the last good figure
+            return self._fail(err)
+        drawn = time.perf_counter()
+        self.timings = {
+            "compute_ms": 1e3 * (computed - start),
+            "draw_ms": 1e3 * (drawn - computed),
+            "total_ms": 1e3 * (drawn - start),
+            "live": how != "looked up",
+        }
+        shown = ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items())
+        self.status.value = (
+            f"<span style='color:#444'>{html.escape(shown)} · {how} in "
+            f"{self.timings['compute_ms']:.0f} ms · drawn in {self.timings['draw_ms']:.0f} ms</span>"
+        )
+        return self.timings
+
+    def _fail(self, err: Exception) -> dict[str, float]:
+        message = f"{type(err).__name__}: {err}"
+        self.status.value = (
+            f"<span style='color:#b00020'>⚠ {html.escape(message)} "
+            "(the figure shows the last good values)</span>"
+        )
+        self.timings = {"error": message}
+        return self.timings
+
+    # ---- display ------------------------------------------------------------------------
+
+    def twin(self) -> str:
+        """The static twin's HTML (computed once)."""
+        if self._twin is None:
+            self._twin = twin_html(
+                self.controls,
+                lambda values: self.view(values, self.lookup(values)),
+                title=self.title,
+                note=self.note or "Precomputed results: no kernel needed.",
+            )
+        return self._twin
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        bundle["text/html"] = self.twin()
+        bundle["text/plain"] = (
+            f"Explorer({', '.join(c.name for c in self.controls)}): "
+            "live in JupyterLab; a static twin elsewhere"
+        )
+        return bundle
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
