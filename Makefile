@@ -20,7 +20,7 @@ test: bootstrap
 	@$(BIN)/python tools/stage.py "lint" $(BIN)/ruff check .
 	@$(BIN)/python tools/stage.py "format" $(BIN)/ruff format --check .
 	@$(BIN)/python tools/stage.py "unit tests" $(BIN)/python -m pytest -n 2 -m "not book and not browser" tests
-	@$(BIN)/python tools/stage.py "notebooks (nbval)" $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
+	@$(BIN)/python tools/stage.py "notebooks (nbval)" env PYTHONWARNINGS=error $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
 	@$(BIN)/python tools/stage.py "book build" $(BIN)/python -m course.book build
 	@$(BIN)/python tools/stage.py "book and browser tests" $(BIN)/python -m pytest -m "book or browser" tests
 
@@ -28,7 +28,7 @@ unit: bootstrap
 	$(BIN)/python -m pytest -n 2 -m "not book and not browser" tests
 
 notebooks: bootstrap
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
+	PYTHONWARNINGS=error $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
 
 book: bootstrap
 	$(BIN)/python -m course.book build

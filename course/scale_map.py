@@ -68,7 +68,8 @@ class Claims:
     def __str__(self) -> str:
         return (
             f"test error falls with data at every width: {self.falls_with_data} "
-            f"(fall from n={SIZES[0]} to n={SIZES[-1]}: {np.round(self.total_fall, 3).tolist()}; "
+            f"(fall from n={SIZES[0]} to n={SIZES[-1]}: "
+            f"{', '.join(f'{v:.3f}' for v in self.total_fall)}; "
             f"largest rise between neighbouring sizes {self.worst_rise.max():.3f}, "
             f"allowed by seed noise {self.rise_allowed.max():.3f})\n"
             f"benefit of width ({WIDTHS[-1]} vs {WIDTHS[0]} units) grows with data: "

@@ -81,6 +81,7 @@ class Explorer:
         self._override: dict[str, Any] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._twin: str | None = None
+        self.last_spec: Figure | None = None
 
         self.inputs = {c.name: self._make_input(c) for c in self.controls}
         self.live_box = w.Checkbox(
@@ -147,9 +148,15 @@ class Explorer:
             return self._fail(
                 ValueError(f"unknown control(s) {unknown}; controls: {list(self.inputs)}")
             )
+        controls = {c.name: c for c in self.controls}
+        try:
+            for name, value in values.items():
+                controls[name].check(value)
+        except (TypeError, ValueError) as err:  # refuse the values, keep the current ones
+            return self._fail(err)
         self._override = {}
         for name, value in values.items():
-            control = next(c for c in self.controls if c.name == name)
+            control = controls[name]
             i = control.index(value)
             if i is not None:
                 with self._quiet():
@@ -207,8 +214,9 @@ class Explorer:
             else:
                 point, how = self.lookup(values), "looked up"
             computed = time.perf_counter()
-            png = self.renderer.png(self.view(values, point))
-            self.image.value = png
+            spec = self.view(values, point)
+            self.image.value = self.renderer.png(spec)
+            self.last_spec = spec
         except Exception as err:  # show it, keep the last good figure
             return self._fail(err)
         drawn = time.perf_counter()
@@ -219,9 +227,10 @@ class Explorer:
             "live": how != "looked up",
         }
         shown = ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items())
+        took = f"{how} in {self.timings['compute_ms']:.0f} ms"
+        drew = f"drawn in {self.timings['draw_ms']:.0f} ms"
         self.status.value = (
-            f"<span style='color:#444'>{html.escape(shown)} · {how} in "
-            f"{self.timings['compute_ms']:.0f} ms · drawn in {self.timings['draw_ms']:.0f} ms</span>"
+            f"<span style='color:#444'>{html.escape(shown)} · {took} · {drew}</span>"
         )
         return self.timings
 

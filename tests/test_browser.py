@@ -1,0 +1,198 @@
+"""Real browsers: chapter 00 in JupyterLab, and its static twin in the built book.
+
+Debian's Chromium driven by Playwright (``executable_path=/usr/bin/chromium``).
+Screenshots land in ``test-artifacts/``.  `.ci/run` installs Chromium when missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from course import book
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install -y "
+            "chromium`; .ci/run does this)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on a loopback port, serving a scratch copy of the chapter (autosave-safe)."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copy(ROOT / "notebooks" / "00_the_scale_map.ipynb", root)
+    settings = root / "_settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    notebook_settings = root / "_settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True)
+    # render every cell (no windowing), so the explorer stays in the page when scrolled away
+    (notebook_settings / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none"})
+    )
+    port, token = free_port(), "browser-test-token"
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter")),
+        "lab",
+        "--no-browser",
+        f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--LabApp.user_settings_dir={root / '_settings'}",
+        "--LabApp.news_url=None",
+    ]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(root / "_runtime")}
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
+        pytest.fail("JupyterLab did not start")
+    yield base, token
+    req = urllib.request.urlopen(f"{base}/api/kernels?token={token}")
+    for kernel in json.load(req):
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{base}/api/kernels/{kernel['id']}?token={token}", method="DELETE"
+            )
+        )
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_jupyterlab_slider_retrains_and_redraws(browser, lab):
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{base}/lab/tree/00_the_scale_map.ipynb?token={token}")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.click("text=Run", timeout=30_000)
+    page.click("text=Run All Cells")
+    status = page.locator(".widget-html-content", has_text="drawn in")
+    status.first.wait_for(state="attached", timeout=600_000)
+    status.first.scroll_into_view_if_needed()
+    image = page.locator(".widget-image").first
+    before_src = image.get_attribute("src")
+    before_status = status.first.inner_text()
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "([s]) => document.querySelector('.widget-image').src !== s",
+        arg=[before_src],
+        timeout=60_000,
+    )
+    after_status = status.first.inner_text()
+    assert after_status != before_status
+    assert "looked up in" in after_status and "drawn in" in after_status
+    # the "retrain live" box: the next move goes through the engine
+    page.locator(".widget-checkbox input").first.check()
+    page.locator("text=retrained live in").first.wait_for(timeout=60_000)
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "() => /n_train = 1486.*retrained live in \\d+ ms/.test(document.body.innerText)",
+        timeout=60_000,
+    )
+    image.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab_scale_map.png"))
+    page.close()
+
+
+@pytest.mark.book
+def test_book_twin_moves_offline_without_errors(browser):
+    chapter = book.SITE / "00_the_scale_map.html"
+    assert chapter.exists(), "build the book first (`make book`)"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    outside, errors = [], []
+
+    def route(r):
+        if r.request.url.startswith(("file://", "data:", "blob:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(chapter.as_uri())
+    page.wait_for_load_state("load")
+    twin = page.locator(".course-twin").first
+    twin.scroll_into_view_if_needed()
+    figure = twin.locator(".twin-figure")
+    before = figure.inner_html()
+    title_before = figure.locator(".twin-title").text_content()
+    slider = twin.locator("input[type=range]").first
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(200)
+    assert figure.inner_html() != before, "moving the static slider did not change the figure"
+    assert figure.locator(".twin-title").text_content() != title_before
+    assert "n = 906" in figure.locator(".twin-title").text_content()
+    page.wait_for_function(
+        "() => window.MathJax && document.querySelector('mjx-container')", timeout=20_000
+    )
+    page.screenshot(path=str(ARTIFACTS / "book_scale_map.png"), full_page=False)
+    assert errors == [], errors
+    assert outside == [], f"requests left the machine: {outside}"
+    context.close()

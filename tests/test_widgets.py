@@ -1,0 +1,184 @@
+"""Explorer, renderer and static twin on a toy grid (no training: fast and exact)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from course import plots, static
+from course.controls import dropdown, slider
+from course.figures import Figure, Heatmap, Lines, Series, band
+from course.widgets import Explorer
+
+A = [1, 2, 4, 8]
+B = [10, 20, 30]
+
+
+def toy_view(values, point):
+    a, b = values["a"], values["b"]
+    z = np.add.outer(np.arange(len(B)), np.arange(len(A))) / 10
+    col = int(np.argmin(np.abs(np.asarray(A) - a)))
+    row = int(np.argmin(np.abs(np.asarray(B) - b)))
+    x = np.arange(1, 6)
+    return Figure(
+        [
+            Heatmap(z, [str(v) for v in A], [str(v) for v in B], marker=(col, row), title="map"),
+            Lines(
+                [band(point["y"], point["y"] * 0.1, x, "curve"), Series(x, x / 5, "ref")],
+                xlim=(1, 5),
+                ylim=(0, 3),
+                title="curve",
+                vline=3.0,
+            ),
+        ],
+        title=f"a = {a}, b = {b}",
+    )
+
+
+def toy_point(values):
+    return {"y": np.linspace(0, 1, 5) * values["a"] / 8 + values["b"] / 30}
+
+
+class Calls:
+    def __init__(self):
+        self.lookup = []
+        self.live = []
+
+
+@pytest.fixture
+def explorer():
+    calls = Calls()
+
+    def lookup(v):
+        calls.lookup.append(dict(v))
+        return toy_point(v)
+
+    def live(v):
+        calls.live.append(dict(v))
+        return toy_point(v)
+
+    ex = Explorer(
+        [slider("a", A), slider("b", B, default=20)], toy_view, lookup, live=live, title="toy"
+    )
+    ex.calls = calls
+    return ex
+
+
+def png_array(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=float)
+
+
+def test_initial_figure_and_a_slider_move_redraw_in_place(explorer):
+    first = explorer.image.value
+    assert first[:4] == b"\x89PNG"
+    explorer.inputs["a"].value = 8  # what a slider drag does
+    assert explorer.image.value != first
+    assert "looked up" in explorer.status.value and "drawn in" in explorer.status.value
+    assert explorer.calls.lookup[-1] == {"a": 8, "b": 20}
+    assert explorer.last_spec.title == "a = 8, b = 20"
+
+
+def test_off_grid_values_and_the_live_box_retrain_through_live(explorer):
+    timings = explorer.set(a=3, b=20)
+    assert timings["live"] is True
+    assert explorer.calls.live[-1] == {"a": 3, "b": 20}
+    assert "retrained live" in explorer.status.value
+    explorer.set(a=2)
+    assert explorer.calls.lookup[-1]["a"] == 2
+    explorer.live_box.value = True
+    assert explorer.calls.live[-1]["a"] == 2
+
+
+def test_bad_values_and_failing_views_keep_the_last_figure(explorer):
+    before = explorer.image.value
+    explorer.set(a=100)
+    assert "a must be in [1, 8], got 100" in explorer.status.value
+    assert explorer.image.value == before
+    explorer.set(c=1)
+    assert "unknown control(s) [&#x27;c&#x27;]" in explorer.status.value
+    explorer.view = lambda values, point: 1 / 0
+    explorer.inputs["b"].value = 30
+    assert "ZeroDivisionError" in explorer.status.value
+    assert explorer.image.value == before
+    assert "Traceback" not in explorer.status.value
+
+
+def test_fast_drags_are_debounced_and_the_last_value_wins(explorer):
+    redraws = []
+    original = explorer.refresh
+
+    def counting():
+        redraws.append(explorer.values())
+        return original()
+
+    explorer.refresh = counting
+
+    async def drag():
+        for a in [2, 4, 8, 1, 4]:
+            explorer.inputs["a"].value = a
+        await asyncio.sleep(0.2)
+
+    asyncio.run(drag())
+    assert redraws == [{"a": 4, "b": 20}]
+    assert explorer.last_spec.title == "a = 4, b = 20"
+
+
+def test_blitted_frame_equals_a_full_redraw(explorer):
+    explorer.set(a=1, b=10)
+    explorer.set(a=8, b=30)  # blitted on the cached background
+    assert explorer.renderer.full_redraws == 1
+    fresh = plots.Renderer().png(explorer.last_spec)
+    diff = np.abs(png_array(explorer.image.value) - png_array(fresh))
+    assert diff.mean() < 0.5, diff.mean()
+
+
+def twin_frames(html: str) -> dict:
+    payload = re.search(r'mount\("twin-\w+", (\{.*\})\);</script>', html).group(1)
+    return json.loads(payload.replace("<\\/", "</"))
+
+
+def test_twin_shows_the_same_numbers_as_the_live_explorer(explorer):
+    data = twin_frames(explorer.twin())
+    assert len(data["frames"]) == len(A) * len(B)
+    for i, a in enumerate(A):
+        for j, b in enumerate(B):
+            explorer.set(a=a, b=b)
+            assert data["frames"][f"{i},{j}"] == explorer.last_spec.to_json()
+    assert [c["name"] for c in data["controls"]] == ["a", "b"]
+
+
+def test_twin_is_self_contained_and_within_budget(explorer):
+    html = explorer.twin()
+    assert "<script src" not in html and "<link" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']https?:""", html)
+    with pytest.raises(ValueError, match="over the budget"):
+        static.twin_html(explorer.controls, lambda v: toy_view(v, toy_point(v)), budget=1000)
+
+
+def test_display_bundle_has_the_live_widget_and_the_twin(explorer):
+    bundle = explorer._repr_mimebundle_()
+    assert "course-twin" in bundle["text/html"]
+    assert "Explorer(a, b)" in bundle["text/plain"]
+
+
+def test_controls_validate_themselves():
+    with pytest.raises(ValueError, match="needs increasing values"):
+        slider("n", [3, 1, 2])
+    with pytest.raises(ValueError, match="repeats values"):
+        slider("n", [1, 1])
+    with pytest.raises(ValueError, match="default 5 of 'n' is not one of its values"):
+        slider("n", [1, 2], default=5)
+    d = dropdown("act", {"ReLU": "relu", "tanh": "tanh"})
+    assert d.labels == ("ReLU", "tanh")
+    with pytest.raises(ValueError, match="act must be one of"):
+        d.check("gelu")
+    with pytest.raises(TypeError, match="n must be a number"):
+        slider("n", [1, 2]).check("3")
+    with pytest.raises(ValueError, match="an explorer needs at least one control"):
+        Explorer([], toy_view, toy_point)
