@@ -31,6 +31,16 @@ def _band_verts(x: np.ndarray, y: np.ndarray, e: np.ndarray) -> np.ndarray:
     return np.concatenate([np.c_[x, lo], np.c_[x[::-1], hi[::-1]]]) if x.size else np.zeros((0, 2))
 
 
+def _log_label(v: float, _: Any = None) -> str:
+    """Tick label on a log axis, as the JavaScript twin writes it."""
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e4 or abs(v) < 1e-3:
+        mantissa, exponent = f"{v:.0e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{float(f'{v:.3g}'):g}"
+
+
 def _draw_lines(ax: Any, panel: Lines, moving: list) -> None:
     for i, s in enumerate(panel.series):
         color = s.color or PALETTE[i % len(PALETTE)]
@@ -58,11 +68,17 @@ def _draw_lines(ax: Any, panel: Lines, moving: list) -> None:
             )
             ax.add_collection(coll)
             moving.append(coll)
-    for on, axis in ((panel.xlog, ax.xaxis), (panel.ylog, ax.yaxis)):
+    for on, axis, lim in ((panel.xlog, ax.xaxis, panel.xlim), (panel.ylog, ax.yaxis, panel.ylim)):
         if on:
             axis._set_axes_scale("log")
-            axis.set_major_locator(mpl.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            lo, hi = lim if lim is not None else (1.0, 10.0)
+            decades = np.log10(hi / lo)
+            if decades <= 3:
+                axis.set_major_locator(mpl.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            else:  # one tick every k decades
+                step = int(np.ceil(decades / 6))
+                axis.set_major_locator(mpl.ticker.LogLocator(base=10.0**step, subs=(1.0,)))
+            axis.set_major_formatter(mpl.ticker.FuncFormatter(_log_label))
             axis.set_minor_formatter(mpl.ticker.NullFormatter())
     ax.autoscale_view()
     if panel.xlim is not None:

@@ -408,6 +408,38 @@ def _run_grid(
     return metrics, params, compile_s, run_s
 
 
+def stack(results: Sequence[SweepResult], name: str, values: Sequence[Any]) -> SweepResult:
+    """Join results of the same grid along a new leading axis ``name`` (e.g. data sets).
+
+    Sweeps over things that are not values inside the compiled run — a data set's
+    noise level, say — are Python loops over :func:`sweep`; this puts them back into
+    one result with named axes.
+    """
+    if len(results) != len(values) or not results:
+        raise ValueError(
+            f"need one result per value of {name!r}, got {len(results)} results "
+            f"for {len(values)} values"
+        )
+    first = results[0]
+    for r in results[1:]:
+        if r.dims != first.dims or r.shape != first.shape:
+            raise ValueError(
+                f"results to stack must share axes; got {r.dims} {r.shape} and "
+                f"{first.dims} {first.shape}"
+            )
+    params = None
+    if all(r.params is not None for r in results):
+        params = jax.tree.map(lambda *a: np.stack(a), *[r.params for r in results])
+    return SweepResult(
+        axes={name: np.asarray(values), **first.axes},
+        metrics={k: np.stack([r.metrics[k] for r in results]) for k in first.metrics},
+        steps=first.steps,
+        params=params,
+        compile_seconds=sum(r.compile_seconds for r in results),
+        run_seconds=sum(r.run_seconds for r in results),
+    )
+
+
 def log_grid(lo: float, hi: float, num: int, *, integer: bool = True) -> list:
     """``num`` log-spaced values from ``lo`` to ``hi`` (rounded to distinct ints if ``integer``)."""
     check_int("num", num, 1)

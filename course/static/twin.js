@@ -18,7 +18,7 @@
   function fmt(v) {
     if (v === 0) return "0";
     var a = Math.abs(v);
-    if (a >= 1e4 || a < 1e-3) return v.toExponential(0).replace("e+", "e");
+    if (a >= 1e4 || a < 1e-3) return v.toExponential(0).replace("e+", "e");  // as plots._log_label
     return String(parseFloat(v.toPrecision(3)));
   }
 
@@ -32,9 +32,11 @@
   }
 
   function logTicks(lo, hi) {
-    var ticks = [];
+    var ticks = [], decades = Math.log10(hi / lo);
+    var subs = decades <= 3 ? [1, 2, 5] : [1], step = decades <= 3 ? 1 : Math.ceil(decades / 6);
     for (var e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
-      [1, 2, 5].forEach(function (m) {
+      if (((e % step) + step) % step) continue;
+      subs.forEach(function (m) {
         var t = m * Math.pow(10, e);
         if (t >= lo * 0.999 && t <= hi * 1.001) ticks.push(t);
       });

@@ -1,0 +1,350 @@
+"""Chapter 01: linear and logistic regression by gradient descent.
+
+Everything trains through the engine (:mod:`course.train`) with a
+:class:`~course.models.Linear` model and full-batch gradient descent
+(``optimizer="sgd"``, ``batch_size=None``), so the chapter's sliders move the
+same compiled code the rest of the course uses.
+
+The engine's squared loss is ``½·mean((x·w + b − y)²)``.  Its Hessian is
+``H = X̃ᵀX̃ / n`` with ``X̃ = [X, 1]``, and gradient descent with step η converges
+exactly when ``η < 2 / L``, ``L = λ_max(H)`` (each eigen-direction is multiplied
+by ``1 − η·λ`` per step).  :func:`curvature` computes L.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import numpy as np
+
+from course import data as datasets
+from course.figures import Figure, Lines, Series, band
+from course.models import Linear
+from course.sweep import SweepResult, stack, sweep
+from course.train import TrainConfig, make_train
+from course.widgets import Explorer, slider
+
+SIZES = [20, 50, 100, 200, 500, 1000]
+NOISES = [0.1, 1.0, 10.0, 50.0]
+LRS = [0.05, 0.1, 0.2, 0.4, 0.7, 1.0, 1.2, 1.4, 1.6, 1.9]
+DATA_SEEDS = 4
+STEPS = 200
+FEATURES = 4
+CONFIG = TrainConfig(
+    Linear(FEATURES, 1),
+    loss="mse",
+    optimizer="sgd",
+    batch_size=None,
+    steps=STEPS,
+    n_logs=50,
+    lr=0.1,
+    keep_params=True,
+)
+
+
+def augmented(x: np.ndarray) -> np.ndarray:
+    """``[x, 1]``: the inputs with a column of ones for the intercept, float64."""
+    x = np.asarray(x, np.float64)
+    return np.c_[x, np.ones(len(x))]
+
+
+def closed_form(x: Any, y: Any) -> tuple[np.ndarray, float]:
+    """Least-squares weights and intercept (float64), the solution GD should reach."""
+    coef, *_ = np.linalg.lstsq(augmented(x), np.asarray(y, np.float64), rcond=None)
+    return coef[:-1], float(coef[-1])
+
+
+def curvature(x: Any) -> float:
+    """L = λ_max(X̃ᵀX̃ / n), the largest curvature of the ½-MSE loss; GD diverges for η > 2/L."""
+    xa = augmented(x)
+    return float(np.linalg.eigvalsh(xa.T @ xa / len(xa))[-1])
+
+
+def optimum_loss(x: Any, y: Any) -> float:
+    """The smallest ½-MSE any linear model reaches on (x, y)."""
+    w, b = closed_form(x, y)
+    r = np.asarray(x, np.float64) @ w + b - np.asarray(y, np.float64)
+    return float(0.5 * np.mean(r * r))
+
+
+def regression_data(noise: float, seed: int, *, key: jax.Array) -> datasets.Dataset:
+    """The chapter's data: 1000 + 1000 examples of 4 standard-normal features.
+
+    The same ``seed`` gives the same inputs and true coefficients at every noise level.
+    """
+    return datasets.regression(
+        n_train=max(SIZES),
+        n_test=1000,
+        n_features=FEATURES,
+        noise=noise,
+        key=jax.random.fold_in(key, seed),
+    )
+
+
+def fit_gd(
+    data: datasets.Dataset, n_train: int, *, lr: float, steps: int = STEPS, key: jax.Array
+) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
+    """Batch gradient descent on the first ``n_train`` examples; (weights, intercept, history)."""
+    config = dataclasses.replace(CONFIG, steps=steps, n_logs=min(50, steps), lr=lr)
+    run = make_train(config)(key, data, n_train)
+    params = jax.tree.map(np.asarray, run.params)
+    return params[0]["w"][:, 0], float(params[0]["b"][0]), jax.tree.map(np.asarray, run.history)
+
+
+@dataclasses.dataclass
+class Grid:
+    """The chapter's sweep and what is needed to judge it."""
+
+    result: SweepResult  # axes: noise, data, seed (1), n_train, lr
+    curvature: np.ndarray  # (data, n_train): L of each data draw's first n examples
+    optimum: np.ndarray  # (noise, data, n_train): smallest ½-MSE on the first n examples
+    test_optimum: np.ndarray  # (noise, data, n_train): test ½-MSE of the least-squares fit
+    distance: np.ndarray  # (noise, data, n_train, lr): ‖w − w*‖ after STEPS steps
+
+
+def run(*, key: jax.Array, progress: bool = False) -> Grid:
+    """Train every noise × data draw × size × learning rate (one sweep per data set)."""
+    by_noise, optimum, test_opt, distance = [], [], [], []
+    curv = np.array(
+        [
+            [curvature(regression_data(0.0, s, key=key).x_train[:n]) for n in SIZES]
+            for s in range(DATA_SEEDS)
+        ]
+    )
+    for noise in NOISES:
+        by_seed, opt_s, test_s, dist_s = [], [], [], []
+        for s in range(DATA_SEEDS):
+            d = regression_data(noise, s, key=key)
+            r = sweep(CONFIG, d, key=key, seeds=1, n_trains=SIZES, lr=LRS, progress=progress)
+            by_seed.append(r)
+            opt_s.append([optimum_loss(d.x_train[:n], d.y_train[:n]) for n in SIZES])
+            test_row, dist_row = [], []
+            for j, n in enumerate(SIZES):
+                w, b = closed_form(d.x_train[:n], d.y_train[:n])
+                res = d.x_test @ w + b - d.y_test
+                test_row.append(0.5 * np.mean(res * res))
+                got = np.c_[r.params[0]["w"][0, j, :, :, 0], r.params[0]["b"][0, j, :, 0]]
+                dist_row.append(np.linalg.norm(got - np.r_[w, b][None, :], axis=1))
+            test_s.append(test_row)
+            dist_s.append(dist_row)
+        by_noise.append(stack(by_seed, "data", list(range(DATA_SEEDS))))
+        optimum.append(opt_s)
+        test_opt.append(test_s)
+        distance.append(dist_s)
+    return Grid(
+        stack(by_noise, "noise", NOISES),
+        curv,
+        np.array(optimum),
+        np.array(test_opt),
+        np.array(distance),
+    )
+
+
+@dataclasses.dataclass
+class DivergenceCheck:
+    """Runs below and above the threshold 2/L, and how they ended."""
+
+    below_converged: int
+    below_total: int
+    above_diverged: int
+    above_total: int
+
+    @property
+    def holds(self) -> bool:
+        """Every run clearly below 2/L decreased the loss; every run clearly above blew up."""
+        return (
+            self.below_converged == self.below_total
+            and self.above_diverged == self.above_total
+            and self.below_total > 0
+            and self.above_total > 0
+        )
+
+
+def check_divergence(grid: Grid, margin: float = 0.05) -> DivergenceCheck:
+    """Compare every run's fate with the threshold 2/L of its own data (± ``margin``)."""
+    loss = grid.result.metrics["train_loss"][:, :, 0]  # (noise, data, n, lr, log)
+    final = loss[..., -1]
+    first = loss[..., 0]
+    thresh = 2 / grid.curvature[None, :, :, None]  # (1, data, n, 1)
+    lrs = np.asarray(LRS)[None, None, None, :]
+    below = np.broadcast_to(lrs < thresh * (1 - margin), final.shape)
+    above = np.broadcast_to(lrs > thresh * (1 + margin), final.shape)
+    converged = np.isfinite(final) & (final <= first)
+    diverged = ~np.isfinite(final) | (final > 1e3 * first)
+    return DivergenceCheck(
+        int((below & converged).sum()),
+        int(below.sum()),
+        int((above & diverged).sum()),
+        int(above.sum()),
+    )
+
+
+def nearest(grid_values: list, value: float) -> int:
+    """Index of the grid value nearest to ``value`` on a log scale."""
+    return int(np.argmin(np.abs(np.log(np.asarray(grid_values, float) / value))))
+
+
+def figure(grid: Grid, values: dict[str, Any], point: SweepResult) -> Figure:
+    """Loss curves at (n, noise, lr), final suboptimality against lr, test loss against n."""
+    n, noise, lr = values["n_train"], values["noise"], values["lr"]
+    i_noise, i_n, i_lr = nearest(NOISES, noise), nearest(SIZES, n), nearest(LRS, lr)
+    opt = grid.optimum[i_noise, :, i_n]  # (data,)
+    gap = np.asarray(point.metrics["train_loss"])[:, 0] - opt[:, None]  # (data, log)
+    gap = np.clip(np.where(np.isfinite(gap), gap, 1e12), 1e-6, 1e12)
+    logs = np.log10(gap)
+    threshold = float(np.mean(2 / grid.curvature[:, i_n]))
+    curve = Lines(
+        [band(10 ** logs.mean(0), 0 * logs.mean(0), grid.result.steps, "loss − optimum")],
+        title="gradient descent, step by step",
+        xlabel="step",
+        ylabel="training loss − its minimum",
+        ylog=True,
+        xlim=(0, STEPS),
+        ylim=(1e-6, 1e12),
+        legend=False,
+    )
+    final = grid.result.metrics["train_loss"][i_noise, :, 0, i_n, :, -1] - opt[:, None]
+    final = np.clip(np.where(np.isfinite(final), final, 1e12), 1e-6, 1e12)
+    by_lr = Lines(
+        [
+            Series(LRS, 10 ** np.log10(final).mean(0), "after 200 steps", markers=True),
+            Series([threshold, threshold], [1e-6, 1e12], "2/L", color="#d62728", dashed=True),
+        ],
+        title="where gradient descent diverges",
+        xlabel="learning rate η",
+        ylabel="loss − minimum",
+        ylog=True,
+        xlim=(0, 2.0),
+        ylim=(1e-6, 1e12),
+        vline=float(lr),
+        legend_loc="upper left",
+    )
+    test = grid.result.metrics["test_loss"][i_noise, :, 0, :, i_lr, -1]  # (data, n)
+    test = np.clip(np.where(np.isfinite(test), test, 1e12), 1e-3, 1e12)
+    best = grid.test_optimum[i_noise]  # (data, n)
+    by_n = Lines(
+        [
+            Series(SIZES, 10 ** np.log10(test).mean(0), "gradient descent", markers=True),
+            Series(SIZES, best.mean(0), "least squares", color="#2ca02c", dashed=True),
+            Series(
+                SIZES, [noise**2 / 2] * len(SIZES), "noise floor σ²/2", color="#7f7f7f", dashed=True
+            ),
+        ],
+        title="test loss against data",
+        xlabel="training examples n",
+        ylabel="test ½-MSE",
+        xlog=True,
+        ylog=True,
+        xlim=(15, 1300),
+        ylim=(noise**2 / 4, noise**2 * 50 + 1),
+        vline=float(n),
+        legend_loc="upper right",
+    )
+    dist = grid.distance[i_noise, :, i_n, i_lr]
+    verdict = "diverges" if lr > threshold else "converges"
+    title = (
+        f"n = {n}, noise = {noise}, η = {lr} ({verdict}: 2/L = {threshold:.2f}); "
+        f"‖w − w*‖ = {np.mean(dist):.2g} after {STEPS} steps"
+    )
+    return Figure([curve, by_lr, by_n], title=title, width=12.5, height=3.9)
+
+
+def explorer(grid: Grid, *, key: jax.Array) -> Explorer:
+    """Sliders for n, noise and learning rate over the chapter's grid."""
+
+    def live(values: dict[str, Any]) -> SweepResult:
+        runs = []
+        for s in range(DATA_SEEDS):
+            d = regression_data(values["noise"], s, key=key)
+            r = sweep(
+                CONFIG,
+                d,
+                key=key,
+                seeds=1,
+                n_trains=[int(values["n_train"])],
+                lr=[float(values["lr"])],
+                progress=False,
+            )
+            runs.append(r.isel(n_train=0, lr=0))
+        return stack(runs, "data", list(range(DATA_SEEDS)))
+
+    return Explorer(
+        [
+            slider("n_train", SIZES, label="training examples n", default=100),
+            slider("noise", NOISES, label="noise σ", default=1.0),
+            slider("lr", LRS, label="learning rate η", default=0.4),
+        ],
+        view=lambda values, point: figure(grid, values, point),
+        lookup=lambda values: grid.result.sel(**values),
+        live=live,
+        title="Gradient descent on least squares: step size, data size, noise",
+        note=f"Each point: {DATA_SEEDS} data draws × {STEPS} steps of batch gradient descent.",
+    )
+
+
+LOGISTIC = TrainConfig(
+    Linear(2, 1),
+    loss="binary_cross_entropy",
+    optimizer="sgd",
+    batch_size=None,
+    steps=4000,
+    n_logs=40,
+    lr=4.0,
+    keep_params=True,
+)
+SOFTMAX = TrainConfig(
+    Linear(64, 10),
+    loss="cross_entropy",
+    optimizer="sgd",
+    batch_size=None,
+    steps=1000,
+    n_logs=20,
+    lr=0.5,
+    keep_params=True,
+)
+
+
+def logistic_data(*, key: jax.Array, n_train: int = 200) -> datasets.Dataset:
+    """Two overlapping Gaussian blobs in 2-D (not separable, so the MLE is finite)."""
+    return datasets.two_d("blobs", n_train=n_train, n_test=1000, noise=1.0, n_classes=2, key=key)
+
+
+def fit_logistic(
+    data: datasets.Dataset, *, key: jax.Array, config: TrainConfig = LOGISTIC
+) -> tuple[np.ndarray, float, dict]:
+    """Logistic regression by batch gradient descent on the mean negative log-likelihood.
+
+    Minimising −(1/n)·Σ log p(yᵢ | xᵢ) is gradient *ascent* on the log-likelihood
+    (002 §3.2) with the sign turned round.
+    """
+    run = make_train(config)(key, data, data.n_pool)
+    p = jax.tree.map(np.asarray, run.params)
+    return p[0]["w"][:, 0], float(p[0]["b"][0]), jax.tree.map(np.asarray, run.history)
+
+
+def sklearn_logistic(data: datasets.Dataset) -> tuple[np.ndarray, float]:
+    """scikit-learn's unpenalised logistic regression (L-BFGS to a tight tolerance)."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=np.inf, tol=1e-12, max_iter=100_000)
+    clf.fit(np.asarray(data.x_train, np.float64), np.asarray(data.y_train))
+    return clf.coef_[0], float(clf.intercept_[0])
+
+
+def softmax_digits(*, key: jax.Array, config: TrainConfig = SOFTMAX) -> dict[str, float]:
+    """Softmax regression (64 → 10) on the 8×8 digits, by gradient descent, beside scikit-learn.
+
+    The offline stand-in for 001 §4.2's softmax regression on MNIST (784 → 10).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    d = datasets.digits(flatten=True)
+    run = make_train(config)(key, d, d.n_pool)
+    clf = LogisticRegression(max_iter=5000).fit(d.x_train, d.y_train)
+    return {
+        "gd_test_acc": float(run.history["test_acc"][-1]),
+        "gd_train_acc": float(run.history["train_acc"][-1]),
+        "sklearn_test_acc": float(clf.score(d.x_test, d.y_test)),
+    }
