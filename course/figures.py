@@ -26,7 +26,7 @@ PALETTE = (
 def _floats(values: Any) -> list[float | None]:
     out = []
     for v in np.asarray(values, dtype=float).ravel():
-        out.append(None if not math.isfinite(v) else float(f"{v:.4g}"))
+        out.append(None if not math.isfinite(v) else float(f"{v:.3g}"))
     return out
 
 
@@ -53,7 +53,7 @@ class Series:
     markers: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """Plain-JSON form (numbers to 4 significant digits)."""
+        """Plain-JSON form (numbers to 3 significant digits)."""
         return {
             "x": _floats(self.x), "y": _floats(self.y), "label": self.label,
             "err": None if self.err is None else _floats(self.err), "color": self.color,

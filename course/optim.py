@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from course.checks import check_choice, check_float
 
@@ -166,7 +167,9 @@ def adam(
         eps: numerical-stability constant added to √v̂ (not a regulariser).
         weight_decay: λ of AdamW's decoupled decay (0 for Adam).
         bias_correction: divide the moments by (1 − βᵗ).  Turning it off reproduces the
-            source's formula, whose first steps are far too small (m starts at 0).
+            formula of source 004 §4.2.3.  Both moments then start near 0, but v (β₂ = 0.999)
+            is underestimated far more than m (β₁ = 0.9), so the early steps are several
+            times too *large* — the reason Kingma & Ba (2015, §3) correct the bias.
     """
     lr, b1, b2, eps = _lr(lr), _decay("b1", b1), _decay("b2", b2), _eps(eps)
     if not isinstance(weight_decay, jax.Array | jax.core.Tracer):
@@ -222,3 +225,55 @@ def make(name: str, **hparams: Any) -> Optimizer:
         return OPTIMIZERS[name](**hparams)
     except TypeError as err:
         raise TypeError(f"optimizer {name!r}: {err}") from None
+
+
+def optax_twin(name: str, **hparams: Any) -> Any:
+    """The optax optimizer that :func:`make` (``name``, ``hparams``) must match step for step."""
+    import optax
+
+    lr = hparams.get("lr", 0.01)
+    twins = {
+        "sgd": lambda: optax.sgd(lr),
+        "momentum": lambda: optax.sgd(lr, momentum=hparams.get("beta", 0.9)),
+        "nesterov": lambda: optax.sgd(lr, momentum=hparams.get("beta", 0.9), nesterov=True),
+        "adagrad": lambda: optax.adagrad(lr),
+        "rmsprop": lambda: optax.rmsprop(lr),
+        "adam": lambda: optax.adam(lr),
+        "adamw": lambda: optax.adamw(lr, weight_decay=hparams.get("weight_decay", 1e-4)),
+    }
+    return twins[check_choice("optimizer", name, twins)]()
+
+
+def compare_with_optax(
+    name: str,
+    grad_fn: Callable[[Params], Params],
+    params: Params,
+    *,
+    steps: int = 100,
+    **hparams: Any,
+) -> np.ndarray:
+    """Run ours and optax's optimizer side by side; largest parameter difference per step.
+
+    Each follows its own trajectory (its own gradients), so differences would compound.
+    """
+    import optax
+
+    ours, theirs = make(name, **hparams), optax_twin(name, **hparams)
+
+    @jax.jit
+    def both(p1, s1, p2, s2):
+        u1, s1 = ours.update(grad_fn(p1), s1, p1)
+        u2, s2 = theirs.update(grad_fn(p2), s2, p2)
+        return apply_updates(p1, u1), s1, optax.apply_updates(p2, u2), s2
+
+    p1, s1, p2, s2 = params, ours.init(params), params, theirs.init(params)
+    diffs = []
+    for _ in range(steps):
+        p1, s1, p2, s2 = both(p1, s1, p2, s2)
+        diffs.append(
+            max(
+                float(jnp.max(jnp.abs(a - b)))
+                for a, b in zip(jax.tree.leaves(p1), jax.tree.leaves(p2), strict=True)
+            )
+        )
+    return np.asarray(diffs)

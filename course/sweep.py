@@ -79,7 +79,10 @@ class SweepResult:
         """Position of ``value`` on ``axis`` (exact match; floats to 1e-9 relative)."""
         self._axis(axis)
         coords = np.asarray(self.axes[axis])
-        hits = np.flatnonzero(np.isclose(coords, value, rtol=1e-9, atol=0))
+        if coords.dtype.kind in "iuf":
+            hits = np.flatnonzero(np.isclose(coords, value, rtol=1e-9, atol=0))
+        else:  # labels (e.g. strings)
+            hits = np.flatnonzero(coords == value)
         if hits.size == 0:
             raise ValueError(f"{axis}={value!r} is not on the grid; grid values: {coords.tolist()}")
         return int(hits[0])

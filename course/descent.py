@@ -1,0 +1,337 @@
+"""Chapter 02: gradient descent and its optimizers.
+
+Two experiments, both built on the optimizers of :mod:`course.optim`:
+
+* **A quadratic valley** ``f(w) = ½ wᵀHw`` in 2-D with eigenvalues 1/κ and 1 (so L = 1
+  and the condition number is κ), rotated by :data:`ANGLE`.  Every optimizer runs from
+  the same start for :data:`STEPS` steps, one ``lax.scan`` per run, ``vmap``-ed over
+  learning rates and condition numbers.  :func:`steps_to_tolerance` counts the steps
+  each needs to bring f below ``TOL · f(w₀)``, at its best learning rate on the grid.
+* **Mini-batch noise**: linear regression trained through the engine with batch sizes
+  1, 10 and 100 for the same number of examples seen; the spread of the loss across
+  seeds measures the gradient noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from course import data as datasets
+from course import optim
+from course.controls import dropdown
+from course.figures import Figure, Lines, Series, band
+from course.models import Linear
+from course.sweep import SweepResult, stack, sweep
+from course.train import TrainConfig
+from course.widgets import Explorer, slider
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+LABELS = {"sgd": "gradient descent", "momentum": "momentum (β = 0.9)",
+          "nesterov": "Nesterov (β = 0.9)", "adagrad": "AdaGrad", "rmsprop": "RMSprop",
+          "adam": "Adam"}  # fmt: skip
+KAPPAS = [1, 10, 30, 100, 300]
+LRS = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 1.5, 2.1]
+STEPS = 600
+TOL = 1e-6
+ANGLE = math.pi / 6
+START = (1.5, 1.0)
+
+
+def hessian(kappa: Any, angle: float = ANGLE) -> jax.Array:
+    """H = R·diag(1/κ, 1)·Rᵀ: largest curvature 1, condition number κ."""
+    c, s = math.cos(angle), math.sin(angle)
+    rot = jnp.array([[c, -s], [s, c]])
+    return rot @ jnp.diag(jnp.stack([1.0 / kappa, jnp.ones_like(kappa)])) @ rot.T
+
+
+def _trajectory(name: str, lr: Any, kappa: Any, steps: int, angle: float) -> tuple:
+    h = hessian(kappa, angle)
+    opt = optim.make(name, lr=lr)
+    w0 = jnp.array(START)
+
+    def f(w: jax.Array) -> jax.Array:
+        return 0.5 * w @ h @ w
+
+    def step(carry: tuple, _: None) -> tuple:
+        w, state = carry
+        updates, state = opt.update(jax.grad(f)(w), state, w)
+        w = w + updates
+        return (w, state), (w, f(w))
+
+    _, (ws, fs) = jax.lax.scan(step, (w0, opt.init(w0)), None, steps)
+    return jnp.concatenate([w0[None], ws]), jnp.concatenate([f(w0)[None], fs])
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(name: str, steps: int, angle: float):
+    fn = functools.partial(_trajectory, name, steps=steps, angle=angle)
+    return jax.jit(jax.vmap(jax.vmap(fn, in_axes=(0, None)), in_axes=(None, 0)))
+
+
+@dataclasses.dataclass
+class Valley:
+    """Trajectories of every optimizer × condition number × learning rate."""
+
+    paths: np.ndarray  # (optimizer, kappa, lr, step + 1, 2)
+    losses: np.ndarray  # (optimizer, kappa, lr, step + 1)
+
+    def steps_to(self, tol: float = TOL) -> np.ndarray:
+        """First step with f < tol·f(w₀), per (optimizer, kappa, lr); STEPS + 1 if never."""
+        ok = np.nan_to_num(self.losses, nan=np.inf) < tol * self.losses[..., :1]
+        return np.where(ok.any(-1), ok.argmax(-1), STEPS + 1)
+
+
+def valley(*, steps: int = STEPS, angle: float = ANGLE) -> Valley:
+    """Run every optimizer on every (κ, learning rate) of the grid."""
+    paths, losses = [], []
+    kappas, lrs = jnp.array(KAPPAS, jnp.float32), jnp.array(LRS, jnp.float32)
+    for name in OPTIMIZERS:
+        w, f = _compiled(name, steps, angle)(lrs, kappas)  # (kappa, lr, step + 1, ...)
+        paths.append(np.asarray(w))
+        losses.append(np.asarray(f))
+    return Valley(np.stack(paths), np.stack(losses))
+
+
+def steps_to_tolerance(v: Valley, tol: float = TOL) -> dict[str, np.ndarray]:
+    """Steps each optimizer needs at each κ, at its best learning rate on the grid."""
+    best = v.steps_to(tol).min(axis=-1)  # (optimizer, kappa)
+    return {name: best[i] for i, name in enumerate(OPTIMIZERS)}
+
+
+def _ellipse(kappa: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+    h = np.asarray(hessian(jnp.float32(kappa)), np.float64)
+    vals, vecs = np.linalg.eigh(h)
+    t = np.linspace(0, 2 * np.pi, 25)
+    pts = vecs @ (np.sqrt(2 * level / vals)[:, None] * np.stack([np.cos(t), np.sin(t)]))
+    return pts[0], pts[1]
+
+
+def valley_figure(v: Valley, values: dict[str, Any]) -> Figure:
+    """The path in the valley, the loss against steps, steps-to-tolerance against κ."""
+    name, kappa, lr = values["optimizer"], values["kappa"], values["lr"]
+    o, k, j = OPTIMIZERS.index(name), KAPPAS.index(kappa), LRS.index(lr)
+    f0 = float(v.losses[0, k, 0, 0])
+    contours = [Series(*_ellipse(kappa, f0 * s), color="#cccccc") for s in (0.02, 0.2, 1.0)]
+    path = v.paths[o, k, j, :121:4]
+    path = np.clip(np.nan_to_num(path, nan=1e3), -1e3, 1e3)
+    trajectory = Lines(
+        [*contours, Series(path[:, 0], path[:, 1], LABELS[name], color="#d62728", markers=True)],
+        title="the first 120 steps in the valley",
+        xlabel="w₁",
+        ylabel="w₂",
+        xlim=(-2.5, 2.5),
+        ylim=(-2.0, 2.0),
+        legend=False,
+    )
+    steps = np.arange(0, STEPS + 1, 10)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rel = np.nan_to_num(v.losses[:, k, :, ::10] / f0, nan=1e9, posinf=1e9)
+    rel = np.clip(rel, 1e-12, 1e9)
+    best_gd = int(np.argmin(v.steps_to()[0, k]))
+    loss = Lines(
+        [
+            Series(
+                steps,
+                rel[0, best_gd],
+                "gradient descent at its best η",
+                color="#7f7f7f",
+                dashed=True,
+            ),
+            Series(steps, rel[o, j], "this optimizer and η", color="#d62728"),
+        ],
+        title="loss f(w) / f(w₀)",
+        xlabel="step",
+        ylog=True,
+        xlim=(0, STEPS),
+        ylim=(1e-12, 1e3),
+        hline=TOL,
+        legend_loc="lower left",
+    )
+    best = steps_to_tolerance(v)
+    summary = Lines(
+        [
+            Series(
+                KAPPAS,
+                np.minimum(best[n], STEPS + 1),
+                LABELS[n],
+                markers=n == name,
+                dashed=n != name,
+            )
+            for n in OPTIMIZERS
+        ],
+        title=f"steps to f < {TOL:g}·f(w₀) (best η)",
+        xlabel="condition number κ",
+        ylabel="steps",
+        xlog=True,
+        ylog=True,
+        xlim=(0.8, 400),
+        ylim=(1, 1000),
+        vline=float(kappa),
+        legend_loc="upper left",
+    )
+    reached = v.steps_to()[o, k, j]
+    verdict = f"tolerance after {reached} steps" if reached <= STEPS else "tolerance not reached"
+    return Figure(
+        [trajectory, loss, summary],
+        title=f"{LABELS[name]}, κ = {kappa}, η = {lr}: {verdict}",
+        width=12.5,
+        height=4.0,
+    )
+
+
+def valley_explorer(v: Valley) -> Explorer:
+    """Optimizer, condition number and learning rate, over the precomputed valley runs."""
+    return Explorer(
+        [
+            dropdown(
+                "optimizer",
+                {LABELS[n]: n for n in OPTIMIZERS},
+                label="optimizer",
+                default="momentum",
+            ),
+            slider("kappa", KAPPAS, label="condition number κ", default=100),
+            slider("lr", LRS, label="learning rate η", default=0.3),
+        ],
+        view=lambda values, _: valley_figure(v, values),
+        lookup=lambda values: None,
+        title="Optimizers in an ill-conditioned valley",
+        note=f"Each optimizer ran {STEPS} steps from w₀ = {START} for every κ and η (vmapped).",
+    )
+
+
+# ---- mini-batch noise --------------------------------------------------------------------
+
+BATCHES = [1, 10, 100]
+NOISE_STEPS = 200
+NOISE_SEEDS = 8
+NOISE_SIZES = [100, 300, 1000]
+NOISE_LRS = [0.001, 0.003, 0.01]
+MODES = {"equal steps, same η": "steps", "equal examples, η ∝ batch": "examples"}
+
+
+def batch_config(batch: int, mode: str) -> TrainConfig:
+    """Linear regression by SGD with ``batch`` examples per step.
+
+    ``mode="steps"``: NOISE_STEPS steps whatever the batch.  ``mode="examples"``:
+    NOISE_STEPS·100 / batch steps, so every batch size sees the same number of examples.
+    """
+    steps = NOISE_STEPS if mode == "steps" else NOISE_STEPS * max(BATCHES) // batch
+    return TrainConfig(
+        Linear(4, 1), loss="mse", optimizer="sgd", batch_size=batch, steps=steps, n_logs=20, lr=0.01
+    )
+
+
+def batch_noise(*, key: jax.Array) -> SweepResult:
+    """Loss histories over mode × batch size × seeds × training-set size × base learning rate.
+
+    In ``examples`` mode the learning rate is scaled with the batch (η = base·batch/100),
+    the linear-scaling rule, so that each example moves the weights as far on average.
+    """
+    d = datasets.regression(n_train=1000, n_test=1000, n_features=4, noise=1.0, key=key)
+    by_mode = []
+    for mode in MODES.values():
+        runs = []
+        for b in BATCHES:
+            scale = 1.0 if mode == "steps" else b / max(BATCHES)
+            r = sweep(
+                batch_config(b, mode),
+                d,
+                key=key,
+                seeds=NOISE_SEEDS,
+                n_trains=NOISE_SIZES,
+                lr=[lr * scale for lr in NOISE_LRS],
+                progress=False,
+            )
+            r.axes["lr"] = np.asarray(NOISE_LRS)  # label runs by their base learning rate
+            runs.append(r)
+        by_mode.append(stack(runs, "batch", BATCHES))
+    return stack(by_mode, "mode", list(MODES.values()))
+
+
+def spread(result: SweepResult, mode: str) -> np.ndarray:
+    """Std over seeds of the final training loss, per batch size (mean over sizes and lrs)."""
+    final = result.sel(mode=mode).final("train_loss")  # (batch, seed, n, lr)
+    return final.std(axis=1).mean(axis=(1, 2))
+
+
+def mean_final(result: SweepResult, mode: str) -> np.ndarray:
+    """Mean final training loss per batch size (mean over seeds, sizes and lrs)."""
+    return result.sel(mode=mode).final("train_loss").mean(axis=(1, 2, 3))
+
+
+def noise_figure(result: SweepResult, values: dict[str, Any]) -> Figure:
+    """Training loss for each batch size, ± std over seeds."""
+    n, lr, mode = values["n_train"], values["lr"], values["mode"]
+    sub = result.sel(mode=mode, n_train=n, lr=lr)  # (batch, seed, log)
+    curves = []
+    for i, b in enumerate(BATCHES):
+        loss = sub.metrics["train_loss"][i]  # (seed, log)
+        if mode == "steps":
+            x = np.arange(1, 21) * NOISE_STEPS / 20
+        else:
+            x = np.arange(1, 21) * NOISE_STEPS * max(BATCHES) / 20
+        curves.append(band(loss.mean(0), loss.std(0), x, f"batch {b}"))
+    final = sub.metrics["train_loss"][:, :, -1]
+    title = "final loss (± std over seeds): " + ", ".join(
+        f"batch {b}: {final[i].mean():.2f} ± {final[i].std():.2f}" for i, b in enumerate(BATCHES)
+    )
+    xlabel = "steps" if mode == "steps" else "examples seen"
+    xmax = NOISE_STEPS if mode == "steps" else NOISE_STEPS * max(BATCHES)
+    return Figure(
+        [
+            Lines(
+                curves,
+                title="training loss (full training set)",
+                xlabel=xlabel,
+                ylabel="training ½-MSE",
+                ylog=True,
+                xlim=(0, xmax),
+                ylim=(0.3, 1e4),
+            )
+        ],
+        title=title,
+        width=8,
+        height=4,
+    )
+
+
+def noise_explorer(result: SweepResult) -> Explorer:
+    """Training-set size, learning rate and comparison mode; one curve per batch size."""
+    return Explorer(
+        [
+            dropdown("mode", MODES, label="compare at"),
+            slider("n_train", NOISE_SIZES, label="training examples n", default=1000),
+            slider("lr", NOISE_LRS, label="learning rate η (batch 100)", default=0.003),
+        ],
+        view=lambda values, _: noise_figure(result, values),
+        lookup=lambda values: None,
+        title="Mini-batch noise: batch 1, 10 and 100",
+        note=f"{NOISE_SEEDS} seeds per curve, drawn from the engine's sweep.",
+    )
+
+
+def gradient_variance(*, key: jax.Array, draws: int = 2000) -> dict[int, float]:
+    """Total variance of the mini-batch gradient at w = 0, for each batch size.
+
+    Theory (sampling with replacement): Var[ĝ_B] = Var[ĝ_1] / B.
+    """
+    d = datasets.regression(n_train=1000, n_test=10, n_features=4, noise=1.0, key=key)
+    x, y = jnp.asarray(d.x_train), jnp.asarray(d.y_train)
+
+    def grad(idx: jax.Array) -> jax.Array:
+        xb, yb = x[idx], y[idx]
+        return jnp.concatenate([xb.T @ (-yb), -yb.sum(keepdims=True)]) / idx.shape[0]
+
+    out = {}
+    for b in BATCHES:
+        idx = jax.random.randint(jax.random.fold_in(key, b), (draws, b), 0, 1000)
+        g = jax.vmap(grad)(idx)  # (draws, 5)
+        out[b] = float(jnp.sum(jnp.var(g, axis=0)))
+    return out
