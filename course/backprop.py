@@ -14,8 +14,8 @@ chapter compare it with ``jax.grad`` (float64) and with finite differences.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import functools
+import itertools
 from typing import Any
 
 import jax
