@@ -1,0 +1,54 @@
+"""The built site (run after `make book`): chapters in order, offline, within the page budget."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from course import book
+
+pytestmark = pytest.mark.book
+BOOK = book.load()
+
+
+@pytest.fixture(scope="module")
+def site():
+    index = book.SITE / "index.html"
+    assert index.exists(), "build the book first (`make book`)"
+    return book.SITE
+
+
+def test_landing_page_lists_the_chapters_in_book_order(site):
+    html = (site / "intro.html").read_text()
+    nav = re.findall(r'href="(\d\d_[a-z0-9_]+)\.html"', html)
+    order = list(dict.fromkeys(nav))
+    assert order == [ch.stem for ch in BOOK.chapters]
+    for ch in BOOK.chapters:
+        page = (site / f"{ch.stem}.html").read_text()
+        assert ch.title in page
+
+
+def test_no_page_refers_to_an_external_script_style_font_or_image(site):
+    assert book.external_references(site) == []
+
+
+def test_the_external_reference_check_can_fail(tmp_path):
+    (tmp_path / "a.html").write_text('<script src="https://cdn.example.org/x.js"></script>')
+    (tmp_path / "b.css").write_text("@font-face { src: url(https://fonts.example.org/f.woff) }")
+    assert len(book.external_references(tmp_path)) == 2
+
+
+def test_mathjax_is_served_by_the_site(site):
+    page = (site / f"{BOOK.chapters[0].stem}.html").read_text()
+    src = re.search(r'<script[^>]*src="([^"]*tex-chtml[^"]*)"', page).group(1)
+    assert not src.startswith("http") and (site / src.split("?")[0]).exists()
+
+
+@pytest.mark.parametrize("chapter", BOOK.chapters, ids=lambda c: c.stem)
+def test_every_chapter_page_fits_the_2_mb_budget_and_has_no_live_widget(site, chapter):
+    page = site / f"{chapter.stem}.html"
+    assert page.stat().st_size < 2_000_000
+    html = page.read_text()
+    assert "application/vnd.jupyter.widget-view+json" not in html
+    assert "Traceback (most recent call last)" not in html
