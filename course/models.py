@@ -329,6 +329,38 @@ def max_pool2d(x: jax.Array, size: int = 2, stride: int | None = None) -> jax.Ar
     return x[:, rows, cols, :].max(axis=(3, 4))  # (batch, oh, ow, c)
 
 
+def _conv_stack_init(
+    key: jax.Array,
+    channels: tuple[int, ...],
+    window: tuple[int, ...],
+    positions: int,
+    n_out: int,
+    width: Any,
+) -> Params:
+    """Kernels (*window, c_in, c) for each layer and a dense read-out of ``positions`` × c.
+
+    Glorot scales with fans counted over the active channels; masked channels are zero.
+    """
+    keys = jax.random.split(key, len(channels) + 1)
+    taps = int(np.prod(window))
+    lead = (1,) * len(window)
+    params, c_in, m_in, fan_c = [], 1, jnp.ones((1,)), 1
+    for k, c in zip(keys[:-1], channels, strict=True):
+        m = unit_mask(c, width)
+        fan_out = c if width is None else jnp.minimum(width, c)
+        w = jax.random.normal(k, (*window, c_in, c)) * init_std(
+            "glorot", taps * fan_c, taps * fan_out
+        )
+        w = w * m_in.reshape(*lead, -1, 1) * m.reshape(*lead, 1, -1)
+        params.append({"w": w, "b": jnp.zeros((c,))})
+        c_in, m_in, fan_c = c, m, fan_out
+    std = init_std("glorot", positions * fan_c, n_out)
+    dense_layer = _dense_init(keys[-1], positions * c_in, n_out, std)
+    dense_layer["w"] = dense_layer["w"] * jnp.tile(m_in, positions)[:, None]
+    params.append(dense_layer)
+    return params
+
+
 @dataclasses.dataclass(frozen=True)
 class CNN1D:
     """1-D convolutional network for MNIST-1D-like signals.
@@ -382,23 +414,9 @@ class CNN1D:
         """Glorot-initialised kernels, zero biases; masked channels are zero."""
         check_key("key", key)
         width = _check_width(width, self.max_width)
-        keys = jax.random.split(key, len(self.channels) + 1)
-        params, c_in, m_in, fan_c = [], 1, jnp.ones((1,)), 1
-        for k, c in zip(keys[:-1], self.channels, strict=True):
-            m = unit_mask(c, width)
-            fan_out = c if width is None else jnp.minimum(width, c)
-            std = init_std("glorot", self.kernel * fan_c, self.kernel * fan_out)
-            w = jax.random.normal(k, (self.kernel, c_in, c)) * std
-            params.append({"w": w * m_in[None, :, None] * m[None, None, :], "b": jnp.zeros((c,))})
-            c_in, m_in = c, m
-            fan_c = c if width is None else jnp.minimum(width, c)
-        n_flat = self.out_lengths[-1] * c_in
-        flat_mask = jnp.tile(m_in, self.out_lengths[-1])
-        std = init_std("glorot", self.out_lengths[-1] * fan_c, self.n_out)
-        dense = _dense_init(keys[-1], n_flat, self.n_out, std)
-        dense["w"] = dense["w"] * flat_mask[:, None]
-        params.append(dense)
-        return params
+        return _conv_stack_init(
+            key, self.channels, (self.kernel,), self.out_lengths[-1], self.n_out, width
+        )
 
     def apply(
         self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
@@ -467,24 +485,8 @@ class CNN2D:
         """Glorot-initialised kernels, zero biases; masked channels are zero."""
         check_key("key", key)
         width = _check_width(width, self.max_width)
-        keys = jax.random.split(key, len(self.channels) + 1)
-        params, c_in, m_in, fan_c = [], 1, jnp.ones((1,)), 1
-        for k, c in zip(keys[:-1], self.channels, strict=True):
-            m = unit_mask(c, width)
-            fan_out = c if width is None else jnp.minimum(width, c)
-            w = jax.random.normal(k, (3, 3, c_in, c)) * init_std("glorot", 9 * fan_c, 9 * fan_out)
-            params.append(
-                {"w": w * m_in[None, None, :, None] * m[None, None, None, :], "b": jnp.zeros((c,))}
-            )
-            c_in, m_in = c, m
-            fan_c = c if width is None else jnp.minimum(width, c)
         oh, ow = self.out_size
-        flat_mask = jnp.tile(m_in, oh * ow)
-        std = init_std("glorot", oh * ow * fan_c, self.n_out)
-        dense = _dense_init(keys[-1], oh * ow * c_in, self.n_out, std)
-        dense["w"] = dense["w"] * flat_mask[:, None]
-        params.append(dense)
-        return params
+        return _conv_stack_init(key, self.channels, (3, 3), oh * ow, self.n_out, width)
 
     def apply(
         self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
