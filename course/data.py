@@ -303,6 +303,48 @@ def regression(
     )
 
 
+def uniform_regression(
+    *,
+    n_train: int = 100,
+    n_test: int = 1000,
+    n_features: int = 10,
+    target: str = "random",
+    noise: float = 0.1,
+    key: jax.Array,
+) -> Dataset:
+    """Inputs uniform in [0, 1)^d, as in source 000 §4, with a random or a learnable target.
+
+    Args:
+        n_train: training examples, 1…1000000.
+        n_test: held-out examples from the same distribution, 1…1000000.
+        n_features: input features, 1…10000.
+        target: ``"random"`` — y uniform in [0, 1), independent of x (nothing to learn);
+            ``"learnable"`` — y = sin(2π·mean(x₁…x₃)) … a smooth function of x, plus noise.
+        noise: standard deviation of the noise added to the learnable target, in [0, 10].
+        key: a ``jax.random`` key.
+
+    Returns:
+        A regression :class:`Dataset` with y of shape (n, 1), float32.
+    """
+    n_train = check_int("n_train", n_train, 1, 1_000_000)
+    n_test = check_int("n_test", n_test, 1, 1_000_000)
+    n_features = check_int("n_features", n_features, 1, 10_000)
+    target = check_choice("target", target, ("random", "learnable"))
+    noise = check_float("noise", noise, 0.0, 10.0)
+    key = check_key("key", key)
+    k_x, k_y = jax.random.split(key)
+    n = n_train + n_test
+    x = jax.random.uniform(k_x, (n, n_features))
+    if target == "random":
+        y = jax.random.uniform(k_y, (n, 1))
+    else:
+        signal = jnp.sin(2 * jnp.pi * x[:, : min(3, n_features)].mean(axis=1, keepdims=True))
+        y = 0.5 + 0.4 * signal + noise * jax.random.normal(k_y, (n, 1))
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:], name=f"uniform ({target})",
+                   task="regression")
+
+
 @dataclasses.dataclass(frozen=True)
 class Corpus:
     """A character-level corpus: integer ids and the vocabulary that maps them back."""

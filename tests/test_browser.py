@@ -117,14 +117,34 @@ def lab(tmp_path_factory):
     proc.wait(timeout=30)
 
 
+def kernel_ready(base: str, token: str, timeout: float = 120) -> None:
+    """Wait until the notebook's kernel exists and reports idle through the REST API."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with urllib.request.urlopen(f"{base}/api/kernels?token={token}") as r:
+            kernels = json.load(r)
+        if kernels and all(k["execution_state"] == "idle" for k in kernels):
+            return
+        time.sleep(0.5)
+    pytest.fail("the notebook's kernel did not become idle")
+
+
 @pytest.mark.slow
 def test_jupyterlab_slider_retrains_and_redraws(browser, lab):
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{base}/lab/tree/00_the_scale_map.ipynb?token={token}")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    page.click("text=Run", timeout=30_000)
-    page.click("text=Run All Cells")
+    kernel_ready(base, token)
+    for _attempt in range(3):  # a "Run All" sent while the kernel connects can be dropped
+        page.click("text=Run", timeout=30_000)
+        page.click("text=Run All Cells")
+        try:
+            page.locator(".jp-InputPrompt", has_text="[1]").first.wait_for(
+                state="attached", timeout=30_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
     status = page.locator(".widget-html-content", has_text="drawn in")
     status.first.wait_for(state="attached", timeout=600_000)
     status.first.scroll_into_view_if_needed()
