@@ -341,8 +341,14 @@ def uniform_regression(
         signal = jnp.sin(2 * jnp.pi * x[:, : min(3, n_features)].mean(axis=1, keepdims=True))
         y = 0.5 + 0.4 * signal + noise * jax.random.normal(k_y, (n, 1))
     x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
-    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:], name=f"uniform ({target})",
-                   task="regression")
+    return Dataset(
+        x[:n_train],
+        y[:n_train],
+        x[n_train:],
+        y[n_train:],
+        name=f"uniform ({target})",
+        task="regression",
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -222,10 +222,8 @@ class Renderer:
         return _encode(self.canvas)
 
 
-def show(spec: Figure) -> MplFigure:
-    """A matplotlib figure of ``spec``, for display as a cell's result."""
-    fig = MplFigure(dpi=DPI)
-    FigureCanvasAgg(fig)
-    for artist in draw(spec, fig):
-        artist.set_animated(False)
-    return fig
+def show(spec: Figure) -> Any:
+    """``spec`` as a PNG image that a notebook cell displays (no pyplot involved)."""
+    from IPython.display import Image as IPythonImage
+
+    return IPythonImage(data=Renderer().png(spec), format="png")

@@ -141,7 +141,8 @@ def test_jupyterlab_slider_retrains_and_redraws(browser, lab):
         page.click("text=Run All Cells")
         try:
             page.locator(".jp-InputPrompt", has_text="[1]").first.wait_for(
-                state="attached", timeout=30_000)
+                state="attached", timeout=30_000
+            )
             break
         except Exception:
             page.keyboard.press("Escape")

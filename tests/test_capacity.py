@@ -1,0 +1,70 @@
+"""Chapter 04: memorisation, model size against data size, double descent."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from course import capacity
+from course.sweep import SweepResult
+
+KEY = jax.random.key(0)
+pytestmark = pytest.mark.slow
+
+
+def test_random_targets_are_memorised_not_learned():
+    memo = capacity.memorization(key=KEY)
+    assert memo.final("random", "train") < 0.7 * memo.baselines["random"]
+    assert memo.final("random", "test") > 0.95 * memo.baselines["random"]
+    assert memo.final("learnable", "test") < 0.6 * memo.baselines["learnable"]
+
+
+def test_the_bigger_mlp_overfits_more_and_pays_off_only_with_data():
+    errors = capacity.errors_by_size(capacity.model_sizes(key=KEY))
+    big, small = errors["MLP 256-128"], errors["MLP 128"]
+    assert np.all(big["gap"] >= small["gap"] - 0.02)
+    assert np.all(big["gap"][4:] > small["gap"][4:] + 0.03)
+    assert abs(big["test"][0] - small["test"][0]) < 0.03
+    assert big["test"][-1] < small["test"][-1] - 0.05
+    linear = errors["linear (baseline)"]["test"]
+    assert big["test"][-1] < linear[-1] - 0.2
+
+
+def test_double_descent_peaks_at_the_interpolation_threshold():
+    dd = capacity.double_descent(key=KEY, noises=[0.2], sizes=[500])
+    peak = capacity.find_peak(dd, noise=0.2, n_train=500)
+    assert peak.peak_at_threshold, (peak.peak, peak.threshold)
+    assert peak.rise > peak.noise()
+    assert peak.descent > peak.noise()
+    assert peak.train[peak.threshold] <= capacity.INTERPOLATED
+    assert peak.train[peak.threshold - 1] > capacity.INTERPOLATED
+
+
+def fake_result(test_error: np.ndarray, train_error: np.ndarray) -> SweepResult:
+    shape = (1, 4, 1, len(capacity.WIDTHS), 1)  # noise, seed, n_train, width, log
+    acc = np.broadcast_to(1 - test_error[None, None, None, :, None], shape).copy()
+    tr = np.broadcast_to(1 - train_error[None, None, None, :, None], shape).copy()
+    acc += np.random.default_rng(0).normal(0, 0.002, shape)
+    return SweepResult(
+        axes={
+            "noise": np.array([0.2]),
+            "seed": np.arange(4),
+            "n_train": np.array([500]),
+            "width": np.asarray(capacity.WIDTHS),
+        },
+        metrics={"test_acc": acc, "train_acc": tr},
+        steps=np.array([1]),
+    )
+
+
+def test_peak_finding_can_fail():
+    widths = np.arange(len(capacity.WIDTHS))
+    train = np.clip(0.5 - widths / 20, 0, None)
+    monotone = fake_result(0.5 - widths / 100, train)
+    p = capacity.find_peak(monotone)
+    assert p.rise <= p.noise()  # a curve that only falls has no peak
+    late = 0.5 - widths / 100 + 0.15 * np.exp(-((widths - 18) ** 2) / 2)  # peak past threshold
+    q = capacity.find_peak(fake_result(late, train))
+    assert q.rise > q.noise()
+    assert not q.peak_at_threshold  # threshold at index 10, peak at 18
