@@ -1,0 +1,301 @@
+"""Chapter 05: regularisation — L1, L2, dropout, early stopping, data augmentation.
+
+One training configuration has every regulariser compiled in (each at strength 0 by
+default), so every strength of every regulariser is a *value*: one compiled program
+serves the whole study.  For each regulariser and training-set size the strength is
+chosen on a validation set (carved out of MNIST-1D's test split), and the untouched
+test set reports the result.
+
+* :func:`run` — every regulariser × strength × size × seed (one engine call per
+  regulariser, all on the same compiled program).
+* :class:`Study` — what the chapter derives: tuned errors, benefit, train–test gap,
+  early stopping, sparsity.
+* :func:`figure` / :func:`explorer` — the chapter's explorer (regulariser, strength, n).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from course import data as datasets
+from course.checks import check_choice
+from course.controls import dropdown
+from course.figures import Figure, Lines, Series, band
+from course.models import MLP
+from course.sweep import SweepResult, sweep
+from course.train import TrainConfig, early_stopping
+from course.widgets import Explorer, slider
+
+SIZES = [125, 250, 500, 1000, 4000]
+SMALL = 3  # the first SMALL sizes are "small n"
+SEEDS = 4
+CONFIG = TrainConfig(
+    MLP(40, (128,), 10),
+    steps=500,
+    batch_size=100,
+    n_logs=20,
+    lr=2e-3,
+    l1=0.0,
+    l2=0.0,
+    dropout=0.0,
+    shift=0.0,
+    noise=0.0,
+    keep_params=True,
+)
+# Each regulariser's strengths; level 0 is "off".
+GRIDS: dict[str, tuple[str, list[float]]] = {
+    "L2 weight penalty": ("l2", [0.0, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]),
+    "L1 weight penalty": ("l1", [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]),
+    "dropout": ("dropout", [0.0, 0.2, 0.4, 0.6, 0.8, 0.9]),
+    "augmentation: shifts": ("shift", [0.0, 1.0, 2.0, 4.0, 6.0, 8.0]),
+    "augmentation: noise": ("noise", [0.0, 0.1, 0.2, 0.4, 0.8, 1.2]),
+}
+NAMES = list(GRIDS)
+NEAR_ZERO = 1e-2  # |w| below this (a tenth of the initial scale) counts as switched off
+
+
+def dataset() -> datasets.Dataset:
+    """MNIST-1D with 300 of its test examples moved into a validation set."""
+    return datasets.split_validation(datasets.mnist1d(), 300)
+
+
+@dataclasses.dataclass
+class Study:
+    """Every regulariser × strength × size × seed, and what the chapter derives from it.
+
+    Attributes:
+        results: regulariser name → sweep with axes (seed, n_train, <strength>).
+        sizes: the training-set sizes.
+        config: the training configuration every run used.
+    """
+
+    results: dict[str, SweepResult]
+    sizes: list[int]
+    config: TrainConfig = CONFIG
+
+    @property
+    def names(self) -> list[str]:
+        """The regularisers studied."""
+        return list(self.results)
+
+    def errors(self, name: str, split: str = "test") -> np.ndarray:
+        """Final ``split`` error, mean over seeds: (n_train, level)."""
+        check_choice("name", name, self.names)
+        check_choice("split", split, ("train", "val", "test"))
+        return 1 - self.results[name].final(f"{split}_acc").mean(0)
+
+    def best_level(self, name: str) -> np.ndarray:
+        """Per size, the strength level with the lowest validation error (0 = off allowed)."""
+        return np.argmin(self.errors(name, "val"), axis=1)
+
+    def tuned(self, name: str, split: str = "test") -> np.ndarray:
+        """``split`` error at the validation-chosen strength, per size."""
+        err = self.errors(name, split)
+        return err[np.arange(len(self.sizes)), self.best_level(name)]
+
+    def none(self, split: str = "test") -> np.ndarray:
+        """``split`` error without regularisation (level 0), per size."""
+        return self.errors(self.names[0], split)[:, 0]
+
+    def benefit(self, name: str) -> np.ndarray:
+        """Test error without regularisation minus with the tuned strength, per size."""
+        return self.none() - self.tuned(name)
+
+    def gap(self, name: str | None = None) -> np.ndarray:
+        """Test minus train error per size, tuned (or unregularised for None)."""
+        if name is None:
+            return self.none("test") - self.none("train")
+        return self.tuned(name, "test") - self.tuned(name, "train")
+
+    def early_stopped(self, metric: str = "val_err") -> dict[str, np.ndarray]:
+        """Unregularised runs stopped at the lowest held-out ``metric`` (val_err or val_loss).
+
+        Returns per-size means over seeds of the test and train error there, the chosen
+        step, the final test error for comparison, and the chosen log index per run
+        (seed, n_train).
+        """
+        check_choice("metric", metric, ("val_err", "val_loss"))
+        r = self.results[self.names[0]]
+        hist = {k: v[..., 0, :] for k, v in r.metrics.items()}  # level 0: (seed, n, log)
+        hist["val_err"] = 1 - hist["val_acc"]
+        best = early_stopping(hist, metric)
+        return {
+            "test": 1 - best["test_acc"].mean(0),
+            "train": 1 - best["train_acc"].mean(0),
+            "step": r.steps[best["index"]].mean(0),
+            "final_test": self.none("test"),
+            "index": best["index"],
+        }
+
+    def near_zero(self, name: str, n_index: int, level: int) -> float:
+        """Fraction of first-layer weights with ``|w| < NEAR_ZERO`` (mean over seeds)."""
+        w = np.asarray(self.results[name].params[0]["w"][:, n_index, level])  # (seed, 40, width)
+        return float(np.mean(np.abs(w) < NEAR_ZERO))
+
+    def matched_sparsity(self, n_index: int) -> dict[str, Any]:
+        """L1 and L2 strengths (level ≥ 1) with the closest test errors at one size.
+
+        Returns the two levels, their test errors and near-zero weight fractions.
+        """
+        l1, l2 = (
+            self.errors("L1 weight penalty")[n_index],
+            self.errors("L2 weight penalty")[n_index],
+        )
+        diff = np.abs(l1[1:, None] - l2[None, 1:])  # (L1 level, L2 level), both ≥ 1
+        a, b = np.unravel_index(np.argmin(diff), diff.shape)
+        a, b = int(a) + 1, int(b) + 1
+        return {
+            "levels": (a, b),
+            "test": (float(l1[a]), float(l2[b])),
+            "near_zero": (
+                self.near_zero("L1 weight penalty", n_index, a),
+                self.near_zero("L2 weight penalty", n_index, b),
+            ),
+        }
+
+    def table(self) -> str:
+        """Test error per size: none, then each regulariser tuned on validation (its strength)."""
+        head = f"{'regulariser':<22}" + "".join(f"{f'n = {n}':>16}" for n in self.sizes)
+        rows = [head, f"{'none':<22}" + "".join(f"{e:>16.3f}" for e in self.none())]
+        for name in self.names:
+            values = GRIDS[name][1]
+            cells = [
+                f"{e:.3f} ({values[lv]:g})"
+                for e, lv in zip(self.tuned(name), self.best_level(name), strict=True)
+            ]
+            rows.append(f"{name:<22}" + "".join(f"{c:>16}" for c in cells))
+        return "\n".join(rows)
+
+
+def run(
+    *,
+    key: jax.Array,
+    config: TrainConfig = CONFIG,
+    sizes: Sequence[int] = SIZES,
+    seeds: int = SEEDS,
+    names: Sequence[str] = NAMES,
+    progress: bool = True,
+) -> Study:
+    """One sweep per regulariser over its strengths × sizes × seeds.
+
+    Every sweep has the same shape, so all of them run the same compiled program.
+    Seed ``i`` uses the same key in every sweep: level 0 of each regulariser is the same
+    unregularised run.
+    """
+    d = dataset()
+    results = {}
+    for name in names:
+        check_choice("names", name, NAMES)
+        field, values = GRIDS[name]
+        results[name] = sweep(
+            config, d, key=key, seeds=seeds, n_trains=list(sizes), progress=progress,
+            **{field: values},
+        )  # fmt: skip
+    return Study(results, list(sizes), config)
+
+
+def learning_panel(point: SweepResult, title: str) -> Lines:
+    """Train, validation and test error against steps, ± std over seeds (axes (seed,))."""
+    curves = []
+    for split, dashed in (("train", True), ("val", False), ("test", False)):
+        err = 1 - point.metrics[f"{split}_acc"]  # (seed, log)
+        curves.append(band(err.mean(0), err.std(0), point.steps, f"{split} error", dashed=dashed))
+    xlim = (0.0, float(point.steps[-1]))
+    return Lines(curves, title=title, xlabel="step", ylabel="error", xlim=xlim, ylim=(0, 1),
+                 legend_loc="lower left")  # fmt: skip
+
+
+def point(study: Study, values: dict[str, Any]) -> SweepResult:
+    """The precomputed runs at (regulariser, strength level, n): axes (seed,)."""
+    name = values["regularizer"]
+    field = GRIDS[name][0]
+    return study.results[name].isel(
+        n_train=study.sizes.index(int(values["n_train"])), **{field: int(values["level"])}
+    )
+
+
+def figure(study: Study, values: dict[str, Any], runs: SweepResult) -> Figure:
+    """Learning curves of ``runs``; test error against strength and against n."""
+    name, level, n = values["regularizer"], int(values["level"]), int(values["n_train"])
+    i = study.sizes.index(n)
+    by_level = Lines(
+        [Series(range(6), study.errors(nm)[i], nm, markers=nm == name, dashed=nm != name)
+         for nm in study.names],
+        title=f"test error against strength level, n = {n}", xlabel="strength level (0 = off)",
+        ylabel="test error", xlim=(-0.3, 5.3), ylim=(0.3, 0.8), vline=float(level),
+        legend_loc="lower left",
+    )  # fmt: skip
+    by_size = Lines(
+        [Series(study.sizes, study.none(), "no regularisation", color="#7f7f7f", dashed=True),
+         Series(study.sizes, study.errors(name)[:, level], "this strength", markers=True),
+         Series(study.sizes, study.tuned(name), "strength tuned on validation", dashed=True)],
+        title=f"{name}: test error against data", xlabel="training examples n",
+        ylabel="test error", xlog=True, xlim=(100, 5000), ylim=(0.3, 0.8), vline=float(n),
+        legend_loc="lower left",
+    )  # fmt: skip
+    test = 1 - runs.final("test_acc")
+    train = 1 - runs.final("train_acc")
+    strength = GRIDS[name][1][level]
+    title = (
+        f"{name} = {strength:g}, n = {n}: test error {test.mean():.3f} ± {test.std():.3f}, "
+        f"train error {train.mean():.3f} (gap {test.mean() - train.mean():.3f})"
+    )
+    learning = learning_panel(runs, "learning curves (± std over seeds)")
+    return Figure([learning, by_level, by_size], title=title, width=12.5, height=4)
+
+
+def explorer(study: Study, *, key: jax.Array) -> Explorer:
+    """Regulariser, strength and training-set size; "retrain live" reruns the engine."""
+    d = dataset()
+    seeds = len(next(iter(study.results.values())).axes["seed"])
+
+    def live(values: dict[str, Any]) -> SweepResult:
+        field, grid = GRIDS[values["regularizer"]]
+        r = sweep(study.config, d, key=key, seeds=seeds, n_trains=[int(values["n_train"])],
+                  progress=False, **{field: [grid[int(values["level"])]]})  # fmt: skip
+        return r.isel(n_train=0, **{field: 0})
+
+    levels = "; ".join(f"{nm}: {GRIDS[nm][1][1]:g} … {GRIDS[nm][1][-1]:g}" for nm in study.names)
+    default = "dropout" if "dropout" in study.names else study.names[0]
+    n_default = 250 if 250 in study.sizes else study.sizes[0]
+    return Explorer(
+        [
+            dropdown("regularizer", study.names, label="regulariser", default=default),
+            slider("level", list(range(6)), label="strength level (0 = off)", default=2),
+            slider("n_train", study.sizes, label="training examples n", default=n_default),
+        ],
+        view=lambda values, runs: figure(study, values, runs),
+        lookup=lambda values: point(study, values),
+        live=live,
+        title="Regularisation: strength against data size",
+        note=f"Levels 1–5: {levels}. {seeds} seeds, {study.config.steps} Adam steps, MNIST-1D.",
+    )
+
+
+def early_stopping_figure(study: Study, n_train: int = 250) -> Figure:
+    """Held-out loss and held-out error of the unregularised runs, with each one's minimum."""
+    i = study.sizes.index(n_train)
+    r = study.results[study.names[0]]
+    level0 = r.isel(n_train=i, **{GRIDS[study.names[0]][0]: 0})  # (seed, log)
+    panels = []
+    for metric, label in (("val_loss", "validation loss"), ("val_err", "validation error")):
+        curve = (
+            level0.metrics["val_loss"] if metric == "val_loss" else 1 - level0.metrics["val_acc"]
+        )
+        mean = curve.mean(0)
+        step = float(r.steps[int(np.argmin(mean))])
+        test = 1 - level0.metrics["test_acc"]
+        panels.append(Lines(
+            [band(mean, curve.std(0), r.steps, label),
+             band(test.mean(0), test.std(0), r.steps, "test error", dashed=True)],
+            title=f"stop at the lowest {label}: step {step:g}", xlabel="step", vline=step,
+            ylabel="cross-entropy, error" if metric == "val_loss" else "error",
+            ylim=None if metric == "val_loss" else (0, 1), legend_loc="upper right",
+        ))  # fmt: skip
+    return Figure(panels, title=f"Early stopping, no other regularisation, n = {n_train}",
+                  width=11, height=3.6)  # fmt: skip
