@@ -19,13 +19,13 @@ lab: bootstrap
 test: bootstrap
 	@$(BIN)/python tools/stage.py "lint" $(BIN)/ruff check .
 	@$(BIN)/python tools/stage.py "format" $(BIN)/ruff format --check .
-	@$(BIN)/python tools/stage.py "unit tests" $(BIN)/python -m pytest -n 2 -m "not book and not browser" tests
+	@$(BIN)/python tools/stage.py "unit tests" $(BIN)/python -m pytest -n 2 --durations=15 -m "not book and not browser" tests
 	@$(BIN)/python tools/stage.py "notebooks (nbval)" env PYTHONWARNINGS=error $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
 	@$(BIN)/python tools/stage.py "book build" $(BIN)/python -m course.book build
 	@$(BIN)/python tools/stage.py "book and browser tests" $(BIN)/python -m pytest -m "book or browser" tests
 
 unit: bootstrap
-	$(BIN)/python -m pytest -n 2 -m "not book and not browser" tests
+	$(BIN)/python -m pytest -n 2 --durations=15 -m "not book and not browser" tests
 
 notebooks: bootstrap
 	PYTHONWARNINGS=error $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks

@@ -23,7 +23,7 @@ def test_random_targets_are_memorised_not_learned():
 def test_the_bigger_mlp_overfits_more_and_pays_off_only_with_data():
     errors = capacity.errors_by_size(capacity.model_sizes(key=KEY))
     big, small = errors["MLP 256-128"], errors["MLP 128"]
-    assert np.all(big["gap"] >= small["gap"] - 0.02)
+    assert np.all(big["gap"] >= small["gap"] - 0.03)
     assert np.all(big["gap"][4:] > small["gap"][4:] + 0.03)
     assert abs(big["test"][0] - small["test"][0]) < 0.03
     assert big["test"][-1] < small["test"][-1] - 0.05

@@ -201,7 +201,7 @@ d = data.mnist1d()
 out = {"devices": len(jax.devices())}
 for n_dev in (4, 1):
     r = sweep.sweep(cfg, d, key=jax.random.key(0), seeds=3, n_trains=[100, 2000], widths=[4, 32],
-                    devices=jax.devices()[:n_dev], progress=False)
+                    devices=jax.devices()[:n_dev], progress=False, width_buckets=None)
     out[n_dev] = {k: v.tolist() for k, v in r.metrics.items()}
 print(json.dumps(out))
 """
