@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 LAB_ARGS ?=
 # Tests: warnings are errors and JAX refuses implicit rank promotion, in notebooks too.
 export JAX_NUMPY_RANK_PROMOTION := raise
+UNIT_TESTS     := -m pytest -n 2 --durations=15 -m "not book and not browser" tests
+NOTEBOOK_TESTS := -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
 
 .PHONY: lab test unit notebooks book book-check bench lock clean bootstrap
 
@@ -19,16 +21,16 @@ lab: bootstrap
 test: bootstrap
 	@$(BIN)/python tools/stage.py "lint" $(BIN)/ruff check .
 	@$(BIN)/python tools/stage.py "format" $(BIN)/ruff format --check .
-	@$(BIN)/python tools/stage.py "unit tests" $(BIN)/python -m pytest -n 2 --durations=15 -m "not book and not browser" tests
-	@$(BIN)/python tools/stage.py "notebooks (nbval)" env PYTHONWARNINGS=error $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
+	@$(BIN)/python tools/stage.py "unit tests" $(BIN)/python $(UNIT_TESTS)
+	@$(BIN)/python tools/stage.py "notebooks (nbval)" env PYTHONWARNINGS=error $(BIN)/python $(NOTEBOOK_TESTS)
 	@$(BIN)/python tools/stage.py "book build" $(BIN)/python -m course.book build
 	@$(BIN)/python tools/stage.py "book and browser tests" $(BIN)/python -m pytest -m "book or browser" tests
 
 unit: bootstrap
-	$(BIN)/python -m pytest -n 2 --durations=15 -m "not book and not browser" tests
+	$(BIN)/python $(UNIT_TESTS)
 
 notebooks: bootstrap
-	PYTHONWARNINGS=error $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
+	PYTHONWARNINGS=error $(BIN)/python $(NOTEBOOK_TESTS)
 
 book: bootstrap
 	$(BIN)/python -m course.book build

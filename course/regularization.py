@@ -56,6 +56,8 @@ GRIDS: dict[str, tuple[str, list[float]]] = {
     "augmentation: noise": ("noise", [0.0, 0.1, 0.2, 0.4, 0.8, 1.2]),
 }
 NAMES = list(GRIDS)
+LEVELS = list(range(len(GRIDS[NAMES[0]][1])))  # every grid has the same number of strengths
+assert all(len(values) == len(LEVELS) for _, values in GRIDS.values())
 NEAR_ZERO = 1e-2  # |w| below this (a tenth of the initial scale) counts as switched off
 
 
@@ -82,6 +84,16 @@ class Study:
     def names(self) -> list[str]:
         """The regularisers studied."""
         return list(self.results)
+
+    @property
+    def seeds(self) -> int:
+        """Seeds per setting."""
+        return len(self.results[self.names[0]].axes["seed"])
+
+    def unregularised(self) -> SweepResult:
+        """The runs at level 0 (every sweep shares them): axes (seed, n_train)."""
+        name = self.names[0]
+        return self.results[name].isel(**{GRIDS[name][0]: 0})
 
     def errors(self, name: str, split: str = "test") -> np.ndarray:
         """Final ``split`` error, mean over seeds: (n_train, level)."""
@@ -119,15 +131,13 @@ class Study:
         step, the final test error for comparison, and the chosen log index per run
         (seed, n_train).
         """
-        check_choice("metric", metric, ("val_err", "val_loss"))
-        r = self.results[self.names[0]]
-        hist = {k: v[..., 0, :] for k, v in r.metrics.items()}  # level 0: (seed, n, log)
-        hist["val_err"] = 1 - hist["val_acc"]
-        best = early_stopping(hist, metric)
+        check_choice("metric", metric, HELD_OUT)
+        runs = self.unregularised()
+        best = early_stopping({**runs.metrics, **held_out_curves(runs)}, metric)
         return {
             "test": 1 - best["test_acc"].mean(0),
             "train": 1 - best["train_acc"].mean(0),
-            "step": r.steps[best["index"]].mean(0),
+            "step": runs.steps[best["index"]].mean(0),
             "final_test": self.none("test"),
             "index": best["index"],
         }
@@ -170,6 +180,14 @@ class Study:
             ]
             rows.append(f"{name:<22}" + "".join(f"{c:>16}" for c in cells))
         return "\n".join(rows)
+
+
+HELD_OUT = {"val_loss": "validation loss", "val_err": "validation error"}
+
+
+def held_out_curves(runs: SweepResult) -> dict[str, np.ndarray]:
+    """The validation curves early stopping can watch: loss and error, (..., log)."""
+    return {"val_loss": runs.metrics["val_loss"], "val_err": 1 - runs.metrics["val_acc"]}
 
 
 def run(
@@ -224,10 +242,10 @@ def figure(study: Study, values: dict[str, Any], runs: SweepResult) -> Figure:
     name, level, n = values["regularizer"], int(values["level"]), int(values["n_train"])
     i = study.sizes.index(n)
     by_level = Lines(
-        [Series(range(6), study.errors(nm)[i], nm, markers=nm == name, dashed=nm != name)
+        [Series(LEVELS, study.errors(nm)[i], nm, markers=nm == name, dashed=nm != name)
          for nm in study.names],
         title=f"test error against strength level, n = {n}", xlabel="strength level (0 = off)",
-        ylabel="test error", xlim=(-0.3, 5.3), ylim=(0.3, 0.8), vline=float(level),
+        ylabel="test error", xlim=(-0.3, LEVELS[-1] + 0.3), ylim=(0.3, 0.8), vline=float(level),
         legend_loc="lower left",
     )  # fmt: skip
     by_size = Lines(
@@ -252,11 +270,10 @@ def figure(study: Study, values: dict[str, Any], runs: SweepResult) -> Figure:
 def explorer(study: Study, *, key: jax.Array) -> Explorer:
     """Regulariser, strength and training-set size; "retrain live" reruns the engine."""
     d = dataset()
-    seeds = len(next(iter(study.results.values())).axes["seed"])
 
     def live(values: dict[str, Any]) -> SweepResult:
         field, grid = GRIDS[values["regularizer"]]
-        r = sweep(study.config, d, key=key, seeds=seeds, n_trains=[int(values["n_train"])],
+        r = sweep(study.config, d, key=key, seeds=study.seeds, n_trains=[int(values["n_train"])],
                   progress=False, **{field: [grid[int(values["level"])]]})  # fmt: skip
         return r.isel(n_train=0, **{field: 0})
 
@@ -266,33 +283,31 @@ def explorer(study: Study, *, key: jax.Array) -> Explorer:
     return Explorer(
         [
             dropdown("regularizer", study.names, label="regulariser", default=default),
-            slider("level", list(range(6)), label="strength level (0 = off)", default=2),
+            slider("level", LEVELS, label="strength level (0 = off)", default=2),
             slider("n_train", study.sizes, label="training examples n", default=n_default),
         ],
         view=lambda values, runs: figure(study, values, runs),
         lookup=lambda values: point(study, values),
         live=live,
         title="Regularisation: strength against data size",
-        note=f"Levels 1–5: {levels}. {seeds} seeds, {study.config.steps} Adam steps, MNIST-1D.",
+        note=(
+            f"Levels 1–{LEVELS[-1]}: {levels}. {study.seeds} seeds, "
+            f"{study.config.steps} Adam steps, MNIST-1D."
+        ),
     )
 
 
 def early_stopping_figure(study: Study, n_train: int = 250) -> Figure:
     """Held-out loss and held-out error of the unregularised runs, with each one's minimum."""
-    i = study.sizes.index(n_train)
-    r = study.results[study.names[0]]
-    level0 = r.isel(n_train=i, **{GRIDS[study.names[0]][0]: 0})  # (seed, log)
+    runs = study.unregularised().isel(n_train=study.sizes.index(n_train))  # axes (seed,)
+    test = 1 - runs.metrics["test_acc"]  # (seed, log)
     panels = []
-    for metric, label in (("val_loss", "validation loss"), ("val_err", "validation error")):
-        curve = (
-            level0.metrics["val_loss"] if metric == "val_loss" else 1 - level0.metrics["val_acc"]
-        )
-        mean = curve.mean(0)
-        step = float(r.steps[int(np.argmin(mean))])
-        test = 1 - level0.metrics["test_acc"]
+    for metric, curve in held_out_curves(runs).items():
+        label, mean = HELD_OUT[metric], curve.mean(0)
+        step = float(runs.steps[int(np.argmin(mean))])
         panels.append(Lines(
-            [band(mean, curve.std(0), r.steps, label),
-             band(test.mean(0), test.std(0), r.steps, "test error", dashed=True)],
+            [band(mean, curve.std(0), runs.steps, label),
+             band(test.mean(0), test.std(0), runs.steps, "test error", dashed=True)],
             title=f"stop at the lowest {label}: step {step:g}", xlabel="step", vline=step,
             ylabel="cross-entropy, error" if metric == "val_loss" else "error",
             ylim=None if metric == "val_loss" else (0, 1), legend_loc="upper right",
