@@ -39,6 +39,7 @@ bench: bootstrap
 	@$(PYTHON) tools/bootstrap.py --with bench
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/latency.py
+	$(BIN)/python benchmarks/chapters.py
 
 lock:
 	$(PYTHON) tools/lock.py

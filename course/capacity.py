@@ -46,9 +46,10 @@ class Memorization:
 def memorization(*, key: jax.Array, seeds: int = 4) -> Memorization:
     """Source 000 §4's MLP on uniform random X with a random and with a learnable Y."""
     results, baselines = {}, {}
+    k_data, k_train = jax.random.split(key)  # the data's draw, the runs' seeds
     for target in ("random", "learnable"):
-        d = datasets.uniform_regression(n_train=100, n_test=1000, target=target, key=key)
-        results[target] = sweep(MEMO, d, key=key, seeds=seeds, n_trains=[100], progress=False)
+        d = datasets.uniform_regression(n_train=100, n_test=1000, target=target, key=k_data)
+        results[target] = sweep(MEMO, d, key=k_train, seeds=seeds, n_trains=[100], progress=False)
         y_mean = float(np.mean(d.y_train))
         baselines[target] = float(0.5 * np.mean((np.asarray(d.y_test) - y_mean) ** 2))
     return Memorization(results, baselines)
@@ -168,15 +169,31 @@ def noisy_digits(noise: float, *, key: jax.Array) -> datasets.Dataset:
     return datasets.flip_labels(d, noise, key=key) if noise > 0 else d
 
 
+def label_and_train_keys(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Two independent keys from one: which labels are flipped, and the training seeds.
+
+    Every double-descent sweep (the grid, the live explorer, the sample-wise curve) draws
+    its keys here, so they flip the same labels and train the same seeds.
+    """
+    k_labels, k_train = jax.random.split(key)
+    return k_labels, k_train
+
+
 def double_descent(
     *, key: jax.Array, noises: list[float] | None = None, sizes: list[int] | None = None
 ) -> SweepResult:
     """Widths × seeds × sizes for each label-noise level: axes (noise, seed, n_train, width)."""
     noises = NOISES if noises is None else noises
     sizes = DD_SIZES if sizes is None else sizes
+    k_labels, k_train = label_and_train_keys(key)
     runs = [
         sweep(
-            DD, noisy_digits(noise, key=key), key=key, seeds=DD_SEEDS, n_trains=sizes, widths=WIDTHS
+            DD,
+            noisy_digits(noise, key=k_labels),
+            key=k_train,
+            seeds=DD_SEEDS,
+            n_trains=sizes,
+            widths=WIDTHS,
         )
         for noise in noises
     ]
@@ -196,8 +213,23 @@ class Peak:
 
     @property
     def peak_at_threshold(self) -> bool:
-        """The peak sits within one grid step of the interpolation threshold."""
-        return abs(self.peak - self.threshold) <= 1
+        """At the interpolation threshold the test error is the peak's, within seed noise.
+
+        The top of the curve is a plateau a few grid steps wide whose highest point moves
+        with the seeds; what holds is that the threshold's test error cannot be told from
+        the peak's: their gap is at most two standard errors of the difference.
+        """
+        return self.threshold_gap <= self.threshold_noise()
+
+    @property
+    def threshold_gap(self) -> float:
+        """How far the test error at the threshold lies below the peak's."""
+        return float(self.test[self.peak] - self.test[self.threshold])
+
+    def threshold_noise(self) -> float:
+        """Two standard errors of the difference between the peak's and the threshold's means."""
+        var = self.test_std[self.peak] ** 2 + self.test_std[self.threshold] ** 2
+        return float(2 * np.sqrt(var / DD_SEEDS))
 
     @property
     def rise(self) -> float:
@@ -282,12 +314,13 @@ def dd_figure(result: SweepResult, values: dict[str, Any]) -> Figure:
 
 def dd_explorer(result: SweepResult, *, key: jax.Array) -> Explorer:
     """Label noise, training-set size and width over the double-descent grid."""
+    k_labels, k_train = label_and_train_keys(key)
 
     def live(values: dict[str, Any]) -> SweepResult:
         r = sweep(
             DD,
-            noisy_digits(values["noise"], key=key),
-            key=key,
+            noisy_digits(values["noise"], key=k_labels),
+            key=k_train,
             seeds=DD_SEEDS,
             n_trains=[int(values["n_train"])],
             widths=[int(values["width"])],
@@ -318,10 +351,11 @@ SAMPLE_SIZES = log_grid(100, 1347, 12)
 
 def samplewise(*, key: jax.Array, width: int = SAMPLE_WIDTH) -> SweepResult:
     """Test error against n at one width near the threshold (20 % noisy labels)."""
+    k_labels, k_train = label_and_train_keys(key)
     return sweep(
         DD,
-        noisy_digits(0.2, key=key),
-        key=key,
+        noisy_digits(0.2, key=k_labels),
+        key=k_train,
         seeds=DD_SEEDS,
         n_trains=SAMPLE_SIZES,
         widths=[width],

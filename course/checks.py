@@ -20,6 +20,22 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
+def _zero_d(value: Any, kinds: str) -> Any:
+    """A concrete 0-d NumPy/JAX array of a dtype kind in ``kinds`` as a Python number.
+
+    Lets ``lr=jnp.float32(0.01)`` or ``n_train=jnp.int32(500)`` through the checks;
+    anything else (including traced values and bool arrays) is returned unchanged.
+    """
+    if (
+        isinstance(value, np.ndarray | jax.Array)
+        and not isinstance(value, jax.core.Tracer)
+        and value.shape == ()
+        and np.dtype(value.dtype).kind in kinds
+    ):
+        return np.asarray(value).item()
+    return value
+
+
 def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
     """Return ``value`` as an int after checking ``lo <= value <= hi``.
 
@@ -33,6 +49,7 @@ def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = Non
         TypeError: ``value`` is not an integer (bools are refused too).
         ValueError: ``value`` is outside ``[lo, hi]``.
     """
+    value = _zero_d(value, "iu")
     if not _is_int(value):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
@@ -64,6 +81,7 @@ def check_float(
         TypeError: ``value`` is not a real number.
         ValueError: ``value`` is not finite or lies outside the interval.
     """
+    value = _zero_d(value, "iuf")
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     value = float(value)

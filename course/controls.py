@@ -8,6 +8,7 @@ input or select.  Both move over the same grid of values.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import Any
@@ -39,6 +40,19 @@ class Control:
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"name must be a Python identifier (a keyword), got {self.name!r}")
+        if self.kind == "slider":
+            for i, v in enumerate(self.values):
+                if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
+                    raise TypeError(
+                        f"slider {self.name!r} needs finite numbers, got values[{i}] = {v!r}"
+                    )
+        if self.labels and len(self.labels) != len(self.values):
+            raise ValueError(
+                f"labels of {self.name!r} must match its {len(self.values)} values one to one, "
+                f"got {len(self.labels)}"
+            )
         if not self.values:
             raise ValueError(f"control {self.name!r} needs at least one value")
         if len(set(self.values)) != len(self.values):

@@ -56,6 +56,25 @@ class Dataset:
     task: str = "classification"
     n_classes: int = 0
 
+    def __post_init__(self) -> None:
+        # JAX rebuilds Datasets with tracers or placeholders as leaves; check only what a
+        # user can hand in: Python lists, and concrete arrays of different lengths.
+        for field in ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val"):
+            if isinstance(getattr(self, field), list | tuple):
+                raise TypeError(f"{field} must be an array (np.asarray(...)), got a list")
+        for x_name, y_name in (("x_train", "y_train"), ("x_test", "y_test"), ("x_val", "y_val")):
+            x, y = getattr(self, x_name), getattr(self, y_name)
+            if (x is None) != (y is None):
+                raise ValueError(f"{x_name} and {y_name} must both be given or both be None")
+            if _is_array(x) and _is_array(y):
+                if not x.shape or not y.shape or x.shape[0] != y.shape[0]:
+                    raise ValueError(
+                        f"{x_name} and {y_name} must hold the same number of examples, got "
+                        f"shapes {tuple(x.shape)} and {tuple(y.shape)}"
+                    )
+                if x_name != "x_val" and x.shape[0] == 0:
+                    raise ValueError(f"{x_name} must hold at least one example, got none")
+
     @property
     def n_pool(self) -> int:
         """Number of training examples available (the largest allowed ``n_train``)."""
@@ -74,6 +93,12 @@ class Dataset:
         """Return a copy whose training pool is its first ``n_train`` examples."""
         n_train = check_int("n_train", n_train, 1, self.n_pool)
         return self.replace(x_train=self.x_train[:n_train], y_train=self.y_train[:n_train])
+
+
+def _is_array(a: Any) -> bool:
+    return isinstance(a, np.ndarray) or (
+        isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer)
+    )
 
 
 jax.tree_util.register_dataclass(
@@ -110,11 +135,11 @@ def mnist1d(*, n_train: int = 4000, n_test: int = 1000, seed: int = 42) -> Datas
     n_train = check_int("n_train", n_train, 100, 50_000)
     n_test = check_int("n_test", n_test, 100, 50_000)
     seed = check_int("seed", seed, 0, 2**31 - 1)
-    path = cache_dir() / f"mnist1d-{n_train}-{n_test}-{seed}.npz"
-    if not path.exists():
+    path = cache_dir() / f"mnist1d-v2-{n_train}-{n_test}-{seed}.npz"
+    arrays = _load(path, n_train, n_test)
+    if arrays is None:
         _atomic_savez(path, **_generate_mnist1d(n_train, n_test, seed))
-    with np.load(path) as f:
-        arrays = {k: f[k] for k in f.files}
+        arrays = _load(path, n_train, n_test)
     return Dataset(
         x_train=arrays["x"].astype(np.float32),
         y_train=arrays["y"].astype(np.int32),
@@ -126,6 +151,17 @@ def mnist1d(*, n_train: int = 4000, n_test: int = 1000, seed: int = 42) -> Datas
     )
 
 
+def _load(path: Path, n_train: int, n_test: int) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when the file is missing or holds other sizes."""
+    if not path.exists():
+        return None
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    if len(arrays.get("y", ())) != n_train or len(arrays.get("y_test", ())) != n_test:
+        return None
+    return arrays
+
+
 def _generate_mnist1d(n_train: int, n_test: int, seed: int) -> dict[str, np.ndarray]:
     # mnist1d imports matplotlib.pyplot; keep it from choosing a GUI backend.
     import matplotlib
@@ -135,7 +171,10 @@ def _generate_mnist1d(n_train: int, n_test: int, seed: int) -> dict[str, np.ndar
 
     args = get_dataset_args()
     total = n_train + n_test
-    # make_dataset draws samples_per_class = num_samples // 10 examples per class.
+    # make_dataset draws samples_per_class = num_samples // 10 examples per class, shuffles
+    # them and splits at int(num_samples * train_split), which float rounding can put one
+    # example early (108 / 1110 * 1110 = 107.999…).  Split here instead, at n_train exactly;
+    # where the package's split is exact (e.g. 4000 / 1000) the arrays are the same.
     args.num_samples = -(-total // 10) * 10
     args.train_split = n_train / args.num_samples
     args.seed = seed
@@ -144,11 +183,13 @@ def _generate_mnist1d(n_train: int, n_test: int, seed: int) -> dict[str, np.ndar
         d = make_dataset(args)
     finally:
         np.random.set_state(state)  # noqa: NPY002
+    x = np.concatenate([d["x"], d["x_test"]])  # (num_samples, 40), in the package's order
+    y = np.concatenate([d["y"], d["y_test"]])
     return {
-        "x": d["x"][:n_train],
-        "y": d["y"][:n_train],
-        "x_test": d["x_test"][:n_test],
-        "y_test": d["y_test"][:n_test],
+        "x": x[:n_train],
+        "y": y[:n_train],
+        "x_test": x[n_train:total],
+        "y_test": y[n_train:total],
     }
 
 
@@ -185,6 +226,12 @@ def digits(*, test_fraction: float = 0.25, flatten: bool = False, seed: int = 0)
     if flatten:
         x = x.reshape(len(x), -1)
     n_test = round(len(y) * test_fraction)
+    if not 1 <= n_test <= len(y) - 1:
+        raise ValueError(
+            f"test_fraction={test_fraction} leaves {n_test} of {len(y)} images for testing and "
+            f"{len(y) - n_test} for training; both need at least one "
+            f"(test_fraction in [{0.5 / len(y):.5f}, {1 - 0.5 / len(y):.5f}])"
+        )
     return Dataset(
         x_train=x[n_test:],
         y_train=y[n_test:],

@@ -234,7 +234,8 @@ def batch_noise(*, key: jax.Array) -> SweepResult:
     In ``examples`` mode the learning rate is scaled with the batch (η = base·batch/100),
     the linear-scaling rule, so that each example moves the weights as far on average.
     """
-    d = datasets.regression(n_train=1000, n_test=1000, n_features=4, noise=1.0, key=key)
+    k_data, k_train = jax.random.split(key)
+    d = datasets.regression(n_train=1000, n_test=1000, n_features=4, noise=1.0, key=k_data)
     by_mode = []
     for mode in MODES.values():
         runs = []
@@ -243,7 +244,7 @@ def batch_noise(*, key: jax.Array) -> SweepResult:
             r = sweep(
                 batch_config(b, mode),
                 d,
-                key=key,
+                key=k_train,
                 seeds=NOISE_SEEDS,
                 n_trains=NOISE_SIZES,
                 lr=[lr * scale for lr in NOISE_LRS],
@@ -322,7 +323,8 @@ def gradient_variance(*, key: jax.Array, draws: int = 2000) -> dict[int, float]:
 
     Theory (sampling with replacement): Var[ĝ_B] = Var[ĝ_1] / B.
     """
-    d = datasets.regression(n_train=1000, n_test=10, n_features=4, noise=1.0, key=key)
+    k_data, k_draws = jax.random.split(key)
+    d = datasets.regression(n_train=1000, n_test=10, n_features=4, noise=1.0, key=k_data)
     x, y = jnp.asarray(d.x_train), jnp.asarray(d.y_train)
 
     def grad(idx: jax.Array) -> jax.Array:
@@ -331,7 +333,7 @@ def gradient_variance(*, key: jax.Array, draws: int = 2000) -> dict[int, float]:
 
     out = {}
     for b in BATCHES:
-        idx = jax.random.randint(jax.random.fold_in(key, b), (draws, b), 0, 1000)
+        idx = jax.random.randint(jax.random.fold_in(k_draws, b), (draws, b), 0, 1000)
         g = jax.vmap(grad)(idx)  # (draws, 5)
         out[b] = float(jnp.sum(jnp.var(g, axis=0)))
     return out

@@ -82,29 +82,81 @@ def apply_dropout(x: jax.Array, rate: Any, key: jax.Array | None) -> jax.Array:
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
-@jax.custom_vjp
+@jax.custom_jvp
 def dense(x: jax.Array, w: jax.Array) -> jax.Array:
-    """``x @ w`` for x (batch, n_in) and w (n_in, n_out), with a faster backward pass.
+    """``x @ w`` for x (batch, n_in) and w (n_in, n_out).
 
-    Mathematically plain ``x @ w``.  Its backward pass computes the weight gradient
-    ``xᵀ·δ`` from an explicitly transposed copy of ``x``: XLA's CPU backend otherwise
-    contracts over the batch dimension of two batch-major operands, which runs at
-    about half the speed of an ordinary matmul (measured in ``benchmarks/``).
+    Mathematically plain ``x @ w``, with a custom JVP rule from which JAX derives the
+    backward pass by transposition, so forward mode (``jax.jvp``, ``jax.jacfwd``) and
+    reverse mode (``jax.grad``) both work.  The rule writes the weight tangent's term
+    through an explicitly transposed copy of ``x`` (``(xᵀ)ᵀ·dw``); its transpose, the
+    weight gradient, is then ``xᵀ·δ`` with ``xᵀ`` already laid out as a matrix, instead
+    of a contraction over the batch dimension of two batch-major operands.  Measured
+    on the 64-run benchmark grid the two forms run within noise of each other on
+    today's XLA-CPU (see ``benchmarks/sweep.py``); the rule stays because it gives
+    bit-identical results to earlier releases of this course.
     """
     return x @ w
 
 
-def _dense_fwd(x: jax.Array, w: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    return x @ w, (x, w)
-
-
-def _dense_bwd(res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array, jax.Array]:
-    x, w = res
+@dense.defjvp
+def _dense_jvp(
+    primals: tuple[jax.Array, jax.Array], tangents: tuple[jax.Array, jax.Array]
+) -> tuple[jax.Array, jax.Array]:
+    x, w = primals
+    dx, dw = tangents
     x_t = jax.lax.optimization_barrier(x.T)  # (n_in, batch), kept as a real transpose
-    return g @ w.T, x_t @ g  # δ·wᵀ (batch, n_in), xᵀ·δ (n_in, n_out)
+    return x @ w, dx @ w + x_t.T @ dw  # (batch, n_out) each
 
 
-dense.defvjp(_dense_fwd, _dense_bwd)
+def _leaf_name(path: tuple) -> str:
+    last = path[-1]
+    return str(getattr(last, "key", getattr(last, "name", last)))
+
+
+def weight_mask(model: Any, params: Params) -> Params:
+    """A pytree shaped like ``params``: True for weights, False for biases.
+
+    L1 and L2 penalise the weights only.  Every model declares which of its leaves are
+    weights (``weight_names``) and which are biases (``bias_names``); a leaf named in
+    neither raises, so a new model cannot silently escape its penalty.
+    """
+    weights, biases = getattr(model, "weight_names", None), getattr(model, "bias_names", None)
+    if weights is None or biases is None:
+        raise TypeError(
+            f"{type(model).__name__} must declare weight_names and bias_names "
+            "(which parameter leaves L1/L2 penalise)"
+        )
+
+    def classify(path: tuple, leaf: Any) -> bool:
+        name = _leaf_name(path)
+        if name in weights:
+            return True
+        if name in biases:
+            return False
+        raise ValueError(
+            f"{type(model).__name__} has a parameter leaf {name!r} that is neither in its "
+            f"weight_names {weights} nor in its bias_names {biases}"
+        )
+
+    return jax.tree_util.tree_map_with_path(classify, params)
+
+
+def active_weights(model: Any, width: Any = None) -> Params:
+    """A pytree shaped like the model's parameters: True where a weight is active at ``width``.
+
+    Padded weights (those of masked units) start at exactly 0 and stay there; counts such as
+    "the fraction of weights near zero" must leave them out or they flatter any sparsity.
+    Drawn weights are never exactly 0, so an initialisation's zero pattern marks the padding.
+    """
+    params = model.init(key=jax.random.key(0), width=width)
+    is_weight = weight_mask(model, params)
+    return jax.tree.map(lambda p, w: np.asarray(p != 0) if w else None, params, is_weight)
+
+
+def _dropout_keys(key: jax.Array | None, n: int) -> list[jax.Array | None]:
+    """One dropout key per layer (None everywhere when dropout is off)."""
+    return [None] * n if key is None else list(jax.random.split(key, n))
 
 
 def _dense_init(key: jax.Array, n_in: int, n_out: int, std: Any) -> dict:
@@ -136,11 +188,14 @@ class Linear:
     n_in: int
     n_out: int = 1
 
+    weight_names = ("w",)
+    bias_names = ("b",)
+    max_width = None
+    takes_dropout = False
+
     def __post_init__(self) -> None:
         check_int("n_in", self.n_in, 1)
         check_int("n_out", self.n_out, 1)
-
-    max_width = None
 
     def init(self, *, key: jax.Array, width: Any = None) -> Params:
         """Zero-initialised weights (the loss is convex; any start works)."""
@@ -151,6 +206,10 @@ class Linear:
         self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
     ) -> jax.Array:
         """Outputs (batch, n_out) for inputs (batch, n_in)."""
+        if key is not None:
+            raise ValueError(
+                "dropout needs hidden units; Linear has none (train it with dropout=None)"
+            )
         x = x.reshape(x.shape[0], -1)
         return dense(x, params[0]["w"]) + params[0]["b"][None, :]
 
@@ -181,6 +240,9 @@ class MLP:
     init_scheme: str = "glorot"
     draw_hidden: tuple[int, ...] | None = None
 
+    weight_names = ("w",)
+    bias_names = ("b",)
+
     def __post_init__(self) -> None:
         check_int("n_in", self.n_in, 1)
         check_int("n_out", self.n_out, 1)
@@ -200,6 +262,11 @@ class MLP:
     def max_width(self) -> int | None:
         """Largest hidden layer (the ``width`` knob's maximum), None without hidden layers."""
         return max(self.hidden) if self.hidden else None
+
+    @property
+    def takes_dropout(self) -> bool:
+        """Whether dropout has hidden units to drop."""
+        return bool(self.hidden)
 
     def capped(self, max_width: int) -> MLP:
         """The same network with every hidden layer capped at ``max_width`` units.
@@ -256,7 +323,7 @@ class MLP:
         act = ACTIVATIONS[self.activation]
         h = x.reshape(x.shape[0], -1)  # (batch, n_in)
         masks = self.masks(width)
-        keys = [None] * len(params) if key is None else list(jax.random.split(key, len(params)))
+        keys = _dropout_keys(key, len(params))
         for i, layer in enumerate(params[:-1]):
             h = (
                 act(dense(h, layer["w"]) + layer["b"][None, :]) * masks[i + 1][None, :]
@@ -329,6 +396,13 @@ def max_pool2d(x: jax.Array, size: int = 2, stride: int | None = None) -> jax.Ar
     return x[:, rows, cols, :].max(axis=(3, 4))  # (batch, oh, ow, c)
 
 
+def _check_channels(channels: Any) -> None:
+    if not isinstance(channels, tuple) or not channels:
+        raise TypeError(f"channels must be a non-empty tuple of ints, got {channels!r}")
+    for i, c in enumerate(channels):
+        check_int(f"channels[{i}]", c, 1)
+
+
 def _conv_stack_init(
     key: jax.Array,
     channels: tuple[int, ...],
@@ -382,14 +456,16 @@ class CNN1D:
     kernel: int = 5
     stride: int = 2
 
+    weight_names = ("w",)
+    bias_names = ("b",)
+    takes_dropout = True
+
     def __post_init__(self) -> None:
         check_int("length", self.length, 2)
         check_int("kernel", self.kernel, 1, self.length)
         check_int("stride", self.stride, 1)
-        if not self.channels or not all(isinstance(c, int) and c > 0 for c in self.channels):
-            raise ValueError(
-                f"channels must be a non-empty tuple of positive ints, got {self.channels}"
-            )
+        check_int("n_out", self.n_out, 1)
+        _check_channels(self.channels)
         if self.out_lengths[-1] < 1:
             raise ValueError(
                 f"{len(self.channels)} layers of kernel {self.kernel}, stride {self.stride} "
@@ -421,12 +497,15 @@ class CNN1D:
     def apply(
         self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
     ) -> jax.Array:
-        """Logits (batch, n_out) for signals (batch, length)."""
+        """Logits (batch, n_out) for signals (batch, length); dropout after each layer."""
         width = _check_width(width, self.max_width)
+        rate = _check_dropout(dropout)
+        keys = _dropout_keys(key, len(self.channels))
         h = x[:, :, None]  # (batch, length, 1)
-        for layer, c in zip(params[:-1], self.channels, strict=True):
+        for layer, c, k in zip(params[:-1], self.channels, keys, strict=True):
             h = jax.nn.relu(conv1d(h, layer["w"], self.stride) + layer["b"][None, None, :])
             h = h * unit_mask(c, width)[None, None, :]  # (batch, L', c)
+            h = apply_dropout(h, rate, k)
         h = h.reshape(h.shape[0], -1)  # (batch, L' * c)
         return dense(h, params[-1]["w"]) + params[-1]["b"][None, :]
 
@@ -457,11 +536,17 @@ class CNN2D:
     channels: tuple[int, ...] = (16, 32)
     n_out: int = 10
 
+    weight_names = ("w",)
+    bias_names = ("b",)
+    takes_dropout = True
+
     def __post_init__(self) -> None:
-        if not self.channels or not all(isinstance(c, int) and c > 0 for c in self.channels):
-            raise ValueError(
-                f"channels must be a non-empty tuple of positive ints, got {self.channels}"
-            )
+        if not isinstance(self.size, tuple) or len(self.size) != 2:
+            raise TypeError(f"size must be a (height, width) tuple, got {self.size!r}")
+        check_int("size[0]", self.size[0], 1)
+        check_int("size[1]", self.size[1], 1)
+        check_int("n_out", self.n_out, 1)
+        _check_channels(self.channels)
         h, w = self.out_size
         if h < 1 or w < 1:
             raise ValueError(
@@ -491,14 +576,17 @@ class CNN2D:
     def apply(
         self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
     ) -> jax.Array:
-        """Logits (batch, n_out) for images (batch, height, width)."""
+        """Logits (batch, n_out) for images (batch, height, width); dropout after each block."""
         width = _check_width(width, self.max_width)
+        rate = _check_dropout(dropout)
+        keys = _dropout_keys(key, len(self.channels))
         h = x.reshape(x.shape[0], *self.size)[..., None]  # (batch, H, W, 1)
-        for layer, c in zip(params[:-1], self.channels, strict=True):
+        for layer, c, k in zip(params[:-1], self.channels, keys, strict=True):
             h = jnp.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)))
             z = conv2d(h, layer["w"]) + layer["b"][None, None, None, :]
             h = jax.nn.relu(z) * unit_mask(c, width)[None, None, None, :]
             h = max_pool2d(h, 2)  # (batch, H/2, W/2, c)
+            h = apply_dropout(h, rate, k)
         h = h.reshape(h.shape[0], -1)
         return dense(h, params[-1]["w"]) + params[-1]["b"][None, :]
 
@@ -536,10 +624,16 @@ class RNN:
     cell: str = "vanilla"
     n_out: int | None = None
 
+    weight_names = ("w_in", "w_rec", "w_out")
+    bias_names = ("b", "b_out")
+    takes_dropout = True
+
     def __post_init__(self) -> None:
         check_int("vocab", self.vocab, 2)
         check_int("hidden", self.hidden, 1)
         check_choice("cell", self.cell, RNN_CELLS)
+        if self.n_out is not None:
+            check_int("n_out", self.n_out, 1)
 
     @property
     def max_width(self) -> int:
@@ -595,9 +689,15 @@ class RNN:
     def apply(
         self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
     ) -> jax.Array:
-        """Logits (batch, time, n_out) for symbol ids (batch, time)."""
+        """Logits (batch, time, n_out) for symbol ids (batch, time).
+
+        Dropout acts on the hidden states on their way to the readout, not on the
+        recurrent connection (Zaremba, Sutskever & Vinyals 2014).
+        """
         width = _check_width(width, self.max_width)
-        hs = self.hidden_states(params, x, width=width)
+        rate = _check_dropout(dropout)
+        hs = self.hidden_states(params, x, width=width)  # (batch, time, hidden)
+        hs = apply_dropout(hs, rate, key)
         return hs @ params["w_out"] + params["b_out"][None, None, :]
 
     def n_params(self, width: Any = None) -> int:

@@ -26,7 +26,7 @@ from course import data as datasets
 from course.checks import check_choice
 from course.controls import dropdown
 from course.figures import Figure, Lines, Series, band
-from course.models import MLP
+from course.models import MLP, active_weights
 from course.sweep import SweepResult, sweep
 from course.train import TrainConfig, early_stopping
 from course.widgets import Explorer, slider
@@ -143,9 +143,14 @@ class Study:
         }
 
     def near_zero(self, name: str, n_index: int, level: int) -> float:
-        """Fraction of first-layer weights with ``|w| < NEAR_ZERO`` (mean over seeds)."""
+        """Fraction of active first-layer weights with ``|w| < NEAR_ZERO`` (mean over seeds).
+
+        The study trains at full width, so every weight is active; the mask keeps the count
+        honest should a width ever be swept (padded weights are exactly 0 and never count).
+        """
         w = np.asarray(self.results[name].params[0]["w"][:, n_index, level])  # (seed, 40, width)
-        return float(np.mean(np.abs(w) < NEAR_ZERO))
+        active = active_weights(self.config.model)[0]["w"]  # (40, width)
+        return float(np.mean(np.abs(w[:, active]) < NEAR_ZERO))
 
     def matched_sparsity(self, n_index: int) -> dict[str, Any]:
         """L1 and L2 strengths (level ≥ 1) with the closest test errors at one size.

@@ -32,7 +32,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from course.checks import check_float_list, check_int, check_int_list, check_key
+from course.checks import check_float, check_float_list, check_int, check_int_list, check_key
 from course.data import Dataset
 from course.train import HParams, TrainConfig, Trainer, check_data, device_data, make_train
 
@@ -144,7 +144,8 @@ def _activation_elements(trainer: Trainer, data: Dataset) -> int:
     """Elements of every intermediate value of one example's forward pass (memory estimate)."""
     model = trainer.model
     params = jax.eval_shape(lambda: model.init(key=jax.random.key(0)))
-    x = jax.ShapeDtypeStruct((1, *data.feature_shape), jnp.float32)
+    x_dtype = jnp.int32 if np.dtype(data.x_train.dtype).kind in "iu" else jnp.float32
+    x = jax.ShapeDtypeStruct((1, *data.feature_shape), x_dtype)  # token ids stay integers
     jaxpr = jax.make_jaxpr(lambda p, xb: model.apply(p, xb))(params, x)
     total = 0
     for eqn in jaxpr.jaxpr.eqns:
@@ -291,7 +292,13 @@ def sweep(
         # validate every grid value before any compile
         hp = defaults._replace(**dict(zip(grids, combo, strict=True)))
         trainer.check_run(data, n, (axes.get("width") or [None])[-1], hp)
-    memory_mb = float(memory_mb or os.environ.get("COURSE_MEMORY_MB", DEFAULT_MEMORY_MB))
+    if memory_mb is None:
+        memory_mb = float(os.environ.get("COURSE_MEMORY_MB", DEFAULT_MEMORY_MB))
+    memory_mb = check_float("memory_mb", memory_mb, 0.0, lo_open=True)
+    if width_buckets is not None:
+        width_buckets = check_float("width_buckets", width_buckets, 1.0, lo_open=True)
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
     mesh = mesh_of(devices)
 
     groups = [None]
@@ -386,12 +393,14 @@ def _run_grid(
         c_keys, c_n, c_w = put(keys), put(n), put(width)
         c_hp = HParams(*(put(a) for a in hp))
         state = compiled.init(c_keys, c_w, c_hp)
-        logs = []
+        logs: list[dict[str, jax.Array]] = []
+        done = functools.partial(_finished, bar, min(chunk, n_runs - c * chunk))
         for _ in range(config.n_logs):
             state, logged = compiled.advance(state, ddata, c_n, c_w, c_hp)
+            if logs:  # segment i+1 is queued: wait for segment i, then count it
+                done(logs[-1])
             logs.append(logged)
-            if bar is not None:
-                bar.update(min(chunk, n_runs - c * chunk))
+        done(logs[-1])
         histories.append(jax.tree.map(lambda *a: np.concatenate(a, axis=1), *logs))
         if config.keep_params:
             params_chunks.append(jax.tree.map(np.asarray, state.params))
@@ -409,6 +418,18 @@ def _run_grid(
             lambda *a: np.concatenate(a)[:n_runs].reshape(*shape, *a[0].shape[1:]), *params_chunks
         )
     return metrics, params, compile_s, run_s
+
+
+def _finished(bar: Any, runs: int, logged: dict[str, jax.Array]) -> None:
+    """Count one logged segment of ``runs`` runs on the bar once it has been computed.
+
+    JAX dispatches asynchronously: ``advance`` returns long before its result exists, so
+    counting at dispatch would fill the bar early.  Waiting here for the previous segment
+    while the next one is already queued keeps the device busy and the bar honest.
+    """
+    if bar is not None:
+        jax.block_until_ready(logged)
+        bar.update(runs)
 
 
 def stack(results: Sequence[SweepResult], name: str, values: Sequence[Any]) -> SweepResult:
@@ -446,6 +467,8 @@ def stack(results: Sequence[SweepResult], name: str, values: Sequence[Any]) -> S
 def log_grid(lo: float, hi: float, num: int, *, integer: bool = True) -> list:
     """``num`` log-spaced values from ``lo`` to ``hi`` (rounded to distinct ints if ``integer``)."""
     check_int("num", num, 1)
+    lo = check_float("lo", lo, 0.0, lo_open=True)
+    hi = check_float("hi", hi, lo)
     values = np.geomspace(lo, hi, num)
     if not integer:
         return [float(v) for v in values]

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from course import losses, optim
+from course import losses, models, optim
 from course.checks import check_choice, check_float, check_int, check_key
 from course.data import Dataset
 
@@ -70,7 +70,8 @@ class TrainConfig:
         lr: default learning rate.
         l1, l2, dropout, shift, noise: default regulariser strengths; None switches the
             regulariser off entirely (its code is not compiled in, and it cannot be swept).
-        optimizer_args: extra optimizer hyper-parameters as ``(("b1", 0.9), ...)``.
+        optimizer_args: extra optimizer hyper-parameters, as a dict ``{"b1": 0.9}`` or as
+            pairs ``(("b1", 0.9), ...)`` (stored as sorted pairs, so the config stays hashable).
         eval_chunk: examples per evaluation chunk (bounds memory).
         keep_params: return the final parameters as well as the history.
     """
@@ -94,6 +95,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not hasattr(self.model, "init") or not hasattr(self.model, "apply"):
             raise TypeError(f"model must be an architecture from course.models, got {self.model!r}")
+        object.__setattr__(self, "optimizer_args", _pairs(self.optimizer_args))
+        if self.dropout is not None and not getattr(self.model, "takes_dropout", False):
+            raise ValueError(
+                f"dropout must be None: {type(self.model).__name__} has no hidden units to drop"
+            )
         check_choice("loss", self.loss, losses.LOSSES)
         check_choice("optimizer", self.optimizer, optim.OPTIMIZERS)
         check_int("steps", self.steps, 1, 10_000_000)
@@ -133,6 +139,29 @@ class TrainConfig:
         return np.arange(1, self.n_logs + 1) * self.steps_per_log
 
 
+def _pairs(args: Any) -> tuple[tuple[str, Any], ...]:
+    """``optimizer_args`` as sorted (name, value) pairs; a dict is accepted too."""
+    if isinstance(args, dict):
+        args = tuple(args.items())
+    message = (
+        "optimizer_args must be a dict of optimizer hyper-parameters or (name, value) pairs, "
+        f"e.g. {{'b1': 0.9}}; got {args!r}"
+    )
+    if not isinstance(args, tuple | list):
+        raise TypeError(message)
+    for pair in args:
+        if not (isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise TypeError(message)
+    return tuple(sorted((name, _scalar(value)) for name, value in args))
+
+
+def _scalar(value: Any) -> Any:
+    """A 0-d NumPy/JAX number as a plain Python number (hashable, so configs can be cached)."""
+    if isinstance(value, np.ndarray | np.generic | jax.Array) and np.shape(value) == ():
+        return np.asarray(value).item()
+    return value
+
+
 def check_hparams(hp: HParams, config: TrainConfig, n_features: int | None = None) -> HParams:
     """Validate concrete hyper-parameter values; return them as floats."""
     lr = check_float("lr", hp.lr, 0.0, lo_open=True)
@@ -160,22 +189,35 @@ class Run(NamedTuple):
     params: Params | None
 
 
-def _is_weight(path: tuple) -> bool:
-    last = path[-1]
-    name = getattr(last, "key", getattr(last, "name", ""))
-    return isinstance(name, str) and name.startswith("w")
+def weight_penalty(
+    model: Any, params: Params, l1: Any, l2: Any, *, use_l1: bool, use_l2: bool
+) -> jax.Array:
+    """λ₁·Σ|w| + (λ₂/2)·Σw² over the weights the model declares, not the biases.
 
-
-def weight_penalty(params: Params, l1: Any, l2: Any, *, use_l1: bool, use_l2: bool) -> jax.Array:
-    """λ₁·Σ|w| + (λ₂/2)·Σw² over the weights (leaves named ``w…``), not the biases."""
+    |w| is written as sign(w)·w, whose gradient is sign(w): the subgradient 0 at w = 0
+    (``jax.grad(jnp.abs)(0.0)`` is 1).  A weight that is exactly zero — every padded
+    weight of a masked width — therefore stays exactly zero under L1.
+    """
     total = jnp.zeros(())
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if _is_weight(path):
+    is_weight = jax.tree.leaves(models.weight_mask(model, params))
+    for leaf, weight in zip(jax.tree.leaves(params), is_weight, strict=True):
+        if weight:
             if use_l1:
-                total = total + l1 * jnp.sum(jnp.abs(leaf))
+                total = total + l1 * jnp.sum(jax.lax.stop_gradient(jnp.sign(leaf)) * leaf)
             if use_l2:
                 total = total + 0.5 * l2 * jnp.sum(leaf * leaf)
     return total
+
+
+def _rows(mask: jax.Array, a: jax.Array) -> jax.Array:
+    """``a`` with the rows where ``mask`` is 0 replaced by zeros (NaN and inf included).
+
+    Multiplying by a 0/1 mask is not enough: NaN × 0 is NaN, in the forward pass and in
+    the gradient.  Zeroing the *inputs* of masked rows keeps every later value finite,
+    so the examples beyond ``n_train`` are inert whatever they hold.
+    """
+    keep = mask.reshape(mask.shape + (1,) * (a.ndim - 1)) > 0
+    return jnp.where(keep, a, jnp.zeros((), a.dtype))
 
 
 def augment(
@@ -238,15 +280,16 @@ class Trainer:
         hp: HParams,
         key: jax.Array | None,
     ) -> jax.Array:
+        x, y = _rows(weight, x), _rows(weight, y)
         out = self.model.apply(params, x, width=width, dropout=hp.dropout, key=key)
-        per_example = self.loss(out, y)  # (batch,)
+        per_example = jnp.where(weight > 0, self.loss(out, y), 0.0)  # (batch,)
         return jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
 
     def _objective(self, params, x, y, weight, width, hp, key):
         k_drop = key if self.uses["dropout"] else None
         data_loss = self._data_loss(params, x, y, weight, width, hp, k_drop)
         penalty = weight_penalty(
-            params, hp.l1, hp.l2, use_l1=self.uses["l1"], use_l2=self.uses["l2"]
+            self.model, params, hp.l1, hp.l2, use_l1=self.uses["l1"], use_l2=self.uses["l2"]
         )
         return data_loss + penalty, data_loss
 
@@ -296,10 +339,11 @@ class Trainer:
 
         def one(args):
             xc, yc, wc = args
-            out = self.model.apply(params, xc, width=width)
-            stats = {"loss": jnp.sum(self.loss(out, yc) * wc)}
+            out = self.model.apply(params, _rows(wc, xc), width=width)
+            yc, kept = _rows(wc, yc), wc > 0
+            stats = {"loss": jnp.sum(jnp.where(kept, self.loss(out, yc), 0.0) * wc)}
             if self.classifies:
-                stats["acc"] = jnp.sum(losses.correct(out, yc) * wc)
+                stats["acc"] = jnp.sum(jnp.where(kept, losses.correct(out, yc), 0.0) * wc)
             return stats
 
         sums = jax.lax.map(one, (padded(x), padded(y), padded(weight)))
@@ -424,39 +468,69 @@ class Trainer:
 
 
 def check_data(config: TrainConfig, data: Dataset) -> None:
-    """Check that ``data`` fits the config's model and loss (types, shapes, label range)."""
+    """Check that ``data`` fits the config's model and loss (types, shapes, label range).
+
+    Classification losses need integer labels in the model's output range
+    (``cross_entropy`` and the multi-class ``hinge``: 0…outputs − 1;
+    ``binary_cross_entropy`` and the binary ``hinge``: 0 or 1), with one label per
+    output position; ``mse`` needs targets of the outputs' shape (a (n,) target fits
+    one output).  Every split (train, test, validation) is checked.
+    """
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a course.data.Dataset, got {type(data).__name__}")
     x = data.x_train
-    if x.shape[0] != data.y_train.shape[0]:
-        raise ValueError(
-            f"x_train and y_train disagree on the number of examples: {x.shape[0]} vs "
-            f"{data.y_train.shape[0]}"
-        )
     if data.x_test.shape[1:] != x.shape[1:]:
         raise ValueError(
             f"x_test examples have shape {data.x_test.shape[1:]}, x_train {x.shape[1:]}"
         )
     classifier = config.loss != "mse"
-    y_kind = np.dtype(data.y_train.dtype).kind
-    if classifier and y_kind not in "iu":
-        raise TypeError(
-            f"loss {config.loss!r} needs integer class labels, got y_train of dtype "
-            f"{data.y_train.dtype}"
-        )
+    x_dtype = jnp.int32 if np.dtype(x.dtype).kind in "iu" else jnp.float32
     try:
         out = jax.eval_shape(
             lambda p, xb: config.model.apply(p, xb),
             jax.eval_shape(lambda: config.model.init(key=jax.random.key(0))),
-            jax.ShapeDtypeStruct((2, *x.shape[1:]), x.dtype),
+            jax.ShapeDtypeStruct((2, *x.shape[1:]), x_dtype),
         )
     except Exception as err:  # any shape error inside the model is the data's fault here
         raise ValueError(
             f"inputs of shape {tuple(x.shape[1:])} do not fit {config.model}: {err}"
         ) from None
-    if classifier and config.loss in ("cross_entropy",) and out.shape[-1] != data.n_classes:
+    outputs = out.shape[-1]
+    splits = [("y_train", data.y_train), ("y_test", data.y_test)]
+    if data.y_val is not None:
+        splits.append(("y_val", data.y_val))
+    for name, y in splits:
+        if classifier:
+            _check_labels(name, y, config.loss, out.shape[1:-1], outputs)
+        elif tuple(y.shape[1:]) not in (tuple(out.shape[1:]), *([()] if outputs == 1 else [])):
+            raise ValueError(
+                f"{name} has targets of shape {tuple(y.shape[1:])} per example but the model "
+                f"gives {tuple(out.shape[1:])}; mse needs the same shape"
+            )
+    if config.loss == "cross_entropy" and outputs != data.n_classes:
         raise ValueError(
-            f"the model has {out.shape[-1]} outputs but the data has {data.n_classes} classes"
+            f"the model has {outputs} outputs but the data has {data.n_classes} classes"
+        )
+
+
+def _check_labels(name: str, y: Any, loss: str, positions: tuple, outputs: int) -> None:
+    """Integer labels, one per output position, in the range the loss can take."""
+    if np.dtype(y.dtype).kind not in "iu":
+        raise TypeError(f"loss {loss!r} needs integer class labels, got {name} of dtype {y.dtype}")
+    if tuple(y.shape[1:]) != tuple(positions):
+        raise ValueError(
+            f"{name} has labels of shape {tuple(y.shape[1:])} per example but the model gives "
+            f"outputs at positions {tuple(positions)}"
+        )
+    binary = loss == "binary_cross_entropy" or (loss == "hinge" and outputs == 1)
+    if binary and outputs != 1:
+        raise ValueError(f"loss {loss!r} needs a model with 1 output, got {outputs}")
+    hi = 1 if binary else outputs - 1
+    values = np.asarray(y)
+    if values.size and (values.min() < 0 or values.max() > hi):
+        raise ValueError(
+            f"{name} must hold class labels in [0, {hi}] for loss {loss!r} with {outputs} "
+            f"output(s); got labels from {values.min()} to {values.max()}"
         )
 
 
@@ -493,13 +567,29 @@ def early_stopping(history: dict[str, Any], metric: str = "val_loss") -> dict[st
 
     Works on a single run's history (arrays (n_logs,)) or a sweep's (..., n_logs).
 
+    Logged steps where ``metric`` is NaN (a run that diverged on the way) are never
+    chosen; a run whose ``metric`` is NaN at every logged step has nothing to stop at
+    and raises.
+
     Returns:
         A dict with ``"index"`` (the chosen log index) and each metric at that index.
+
+    Raises:
+        ValueError: ``metric`` is not in the history, or is NaN at every step of a run.
     """
-    if metric not in history:
+    if not isinstance(metric, str) or metric not in history:
         raise ValueError(f"metric {metric!r} not in history; available: {sorted(history)}")
-    values = np.asarray(history[metric])
-    best = np.argmin(values, axis=-1)
+    values = np.asarray(history[metric], np.float64)
+    if values.ndim == 0 or values.shape[-1] == 0:
+        raise ValueError(f"history[{metric!r}] must have a log axis, got shape {values.shape}")
+    dead = np.all(np.isnan(values), axis=-1)
+    if np.any(dead):
+        runs = np.argwhere(np.atleast_1d(dead)).tolist() if values.ndim > 1 else "the run"
+        raise ValueError(
+            f"{metric} is NaN at every logged step (the run diverged) for {runs}; "
+            "lower the learning rate, or drop those runs before early stopping"
+        )
+    best = np.argmin(np.where(np.isnan(values), np.inf, values), axis=-1)
     out: dict[str, Any] = {"index": best}
     for name, arr in history.items():
         arr = np.asarray(arr)

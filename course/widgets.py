@@ -35,6 +35,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from course.checks import check_float
 from course.controls import Control, dropdown, slider
 from course.figures import Figure
 from course.plots import Renderer
@@ -68,8 +69,21 @@ class Explorer:
         note: str = "",
         debounce: float = 0.03,
     ):
+        if isinstance(controls, Control) or not isinstance(controls, Sequence):
+            raise TypeError(
+                f"controls must be a list of slider()/dropdown() controls, got {controls!r}"
+            )
         if not controls:
-            raise ValueError("an explorer needs at least one control")
+            raise ValueError("controls must hold at least one control, got an empty list")
+        for i, c in enumerate(controls):
+            if not isinstance(c, Control):
+                raise TypeError(f"controls[{i}] must be made by slider() or dropdown(), got {c!r}")
+        for name, fn in (("view", view), ("lookup", lookup)):
+            if not callable(fn):
+                raise TypeError(f"{name} must be a function of the control values, got {fn!r}")
+        if live is not None and not callable(live):
+            raise TypeError(f"live must be a function of the control values or None, got {live!r}")
+        debounce = check_float("debounce", debounce, 0.0, 5.0)
         names = [c.name for c in controls]
         if len(set(names)) != len(names):
             raise ValueError(f"control names repeat: {names}")

@@ -28,6 +28,8 @@ def test_sweep_benchmark_prints_its_figures():
         "torch_s",
         "sklearn_s",
         "ratio_torch",
+        "torch_batched_s",
+        "ratio_torch_batched",
         "ratio_sklearn",
         "gflops",
         "peak_gflops",
@@ -38,3 +40,16 @@ def test_sweep_benchmark_prints_its_figures():
         assert key in figures, key
     assert figures["engine_s"] > 0 and figures["gflops"] > 0
     assert set(figures["accuracy"]["engine"]) == {"125", "4000"}
+
+
+def test_chapter_benchmark_names_functions_that_exist():
+    """benchmarks/chapters.py times each chapter's main sweep by name: the names must resolve."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        chapters = importlib.import_module("chapters")
+    finally:
+        sys.path.pop(0)
+    for module, call in chapters.CHAPTERS.values():
+        assert callable(getattr(importlib.import_module(module), call.split("(")[0]))

@@ -252,9 +252,8 @@ def test_mismatched_shapes_and_dtypes_are_named(mnist):
     wrong_classes = mnist.replace(n_classes=3)
     with pytest.raises(ValueError, match="the model has 10 outputs but the data has 3 classes"):
         trainer(jax.random.key(0), wrong_classes, 500)
-    uneven = mnist.replace(y_train=mnist.y_train[:100])
-    with pytest.raises(ValueError, match="disagree on the number of examples: 4000 vs 100"):
-        trainer(jax.random.key(0), uneven, 50)
+    with pytest.raises(ValueError, match=r"must hold the same number of examples.*\(100,\)"):
+        mnist.replace(y_train=mnist.y_train[:100])
     with pytest.raises(TypeError, match=r"data must be a course\.data\.Dataset"):
         trainer(jax.random.key(0), (mnist.x_train, mnist.y_train), 500)
 

@@ -180,5 +180,5 @@ def test_controls_validate_themselves():
         d.check("gelu")
     with pytest.raises(TypeError, match="n must be a number"):
         slider("n", [1, 2]).check("3")
-    with pytest.raises(ValueError, match="an explorer needs at least one control"):
+    with pytest.raises(ValueError, match="controls must hold at least one control"):
         Explorer([], toy_view, toy_point)

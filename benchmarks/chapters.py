@@ -1,0 +1,76 @@
+"""Benchmark: what a student waits for when a chapter opens — its main sweep, cold.
+
+Each chapter's main sweep (00: the scale map, 04: double descent, 05: the regularisation
+study) runs in a fresh Python process with JAX's persistent compilation cache off, so
+every program is compiled as on a first visit.  The generated data sets are cached as
+they would be after ``make lab`` (the first chapter generates them once).
+
+Prints, per chapter, the time to the first figure's numbers (import excluded): compile
+and run as the sweep reports them, and the wall time of the whole call; then one JSON
+line.  ``--quick`` times only chapter 00 (for the smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+CHAPTERS = {
+    "00": ("course.scale_map", "run(key=jax.random.key(0))"),
+    "04": ("course.capacity", "double_descent(key=jax.random.key(0))"),
+    "05": ("course.regularization", "run(key=jax.random.key(0))"),
+}
+
+CHILD = """
+import json, time, jax, course, importlib
+from course import data
+data.mnist1d(); data.digits()  # data cached as after a first visit
+module = importlib.import_module({module!r})
+start = time.perf_counter()
+result = eval("module." + {call!r})
+wall = time.perf_counter() - start
+runs = getattr(result, "results", None)
+parts = list(runs.values()) if isinstance(runs, dict) else [result]
+compile_s = sum(p.compile_seconds for p in parts)
+run_s = sum(p.run_seconds for p in parts)
+print(json.dumps({{"wall_s": wall, "compile_s": compile_s, "run_s": run_s}}))
+"""
+
+
+def cold(chapter: str) -> dict[str, float]:
+    module, call = CHAPTERS[chapter]
+    env = {**os.environ, "COURSE_JAX_CACHE": "0", "COURSE_PROGRESS": "0"}
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD.format(module=module, call=call)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures["process_s"] = time.perf_counter() - start
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only chapter 00")
+    args = parser.parse_args()
+    chapters = ["00"] if args.quick else list(CHAPTERS)
+    print(f"{'chapter':<9}{'main sweep':<42}{'compile s':>10}{'run s':>8}{'wall s':>9}")
+    out = {}
+    for ch in chapters:
+        f = cold(ch)
+        out[ch] = {k: round(v, 2) for k, v in f.items()}
+        name = f"{CHAPTERS[ch][0].split('.')[-1]}.{CHAPTERS[ch][1].split('(')[0]}"
+        print(f"{ch:<9}{name:<42}{f['compile_s']:>10.1f}{f['run_s']:>8.1f}{f['wall_s']:>9.1f}")
+    print(json.dumps({"cold_chapter_sweeps": out}))
+
+
+if __name__ == "__main__":
+    main()
