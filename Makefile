@@ -19,6 +19,7 @@ lab: bootstrap
 	$(BIN)/python tools/lab.py $(LAB_ARGS)
 
 test: bootstrap
+	@$(PYTHON) tools/browser.py
 	@$(BIN)/python tools/stage.py "lint" $(BIN)/ruff check .
 	@$(BIN)/python tools/stage.py "format" $(BIN)/ruff format --check .
 	@$(BIN)/python tools/stage.py "unit tests" $(BIN)/python $(UNIT_TESTS)

@@ -108,8 +108,9 @@ class Explorer:
         self.status = w.HTML()
         rows = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         rows += list(self.inputs.values())
+        self.live_note = w.HTML()  # kernel-only: the book page shows the twin, not this
         if live is not None:
-            rows.append(self.live_box)
+            rows += [self.live_box, self.live_note]
             self.live_box.observe(self._on_change, names="value")
         if note:
             rows.append(w.HTML(f"<span style='color:#666'>{html.escape(note)}</span>"))
@@ -119,8 +120,11 @@ class Explorer:
         if live is not None:  # compile the live path now, so no later move compiles
             start = time.perf_counter()
             live(self.values())
-            self.timings["warmup_s"] = time.perf_counter() - start
-            print(f"live retraining is warm ({self.timings['warmup_s']:.1f} s to compile and run)")
+            warm_s = time.perf_counter() - start
+            self.live_note.value = (
+                f"<span style='color:#666'>live retraining is warm ({warm_s:.1f} s to compile "
+                "and run); each retrain runs every seed through the engine</span>"
+            )
         self.refresh()
 
     # ---- controls ---------------------------------------------------------------------

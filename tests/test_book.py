@@ -52,3 +52,4 @@ def test_every_chapter_page_fits_the_2_mb_budget_and_has_no_live_widget(site, ch
     html = page.read_text()
     assert "application/vnd.jupyter.widget-view+json" not in html
     assert "Traceback (most recent call last)" not in html
+    assert "live retraining is warm" not in html  # kernel-only status has no place here

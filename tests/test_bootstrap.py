@@ -78,3 +78,32 @@ def test_failed_install_leaves_no_stamp(tmp_path):
         assert proc.returncode != 0
         assert "no-such-package-for-the-course" in proc.stdout + proc.stderr
         assert not list(venv.glob(".stamp-*"))
+
+
+def test_browser_check_passes_when_chromium_exists(tmp_path):
+    from tools import browser
+
+    chromium = tmp_path / "chromium"
+    chromium.write_text("")
+    assert browser.ensure(chromium) == 0
+
+
+def test_browser_check_stops_at_once_with_the_instruction_when_it_cannot_install(
+    tmp_path, monkeypatch, capsys
+):
+    """Guards the newcomer's ten-minute red run: no chromium and no right to install it."""
+    from tools import browser
+
+    monkeypatch.setattr(browser, "installer", lambda uid=None: None)
+    assert browser.ensure(tmp_path / "missing") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "sudo apt-get install chromium" in err
+
+
+def test_installer_is_apt_get_as_root_and_none_without_apt(monkeypatch):
+    from tools import browser
+
+    monkeypatch.setattr(browser.shutil, "which", lambda name: "/usr/bin/" + name)
+    assert browser.installer(uid=0) == []
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    assert browser.installer(uid=0) is None

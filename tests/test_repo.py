@@ -147,3 +147,14 @@ def test_strip_live_widgets_keeps_the_static_twin_and_drops_progress_bars():
     outs = book.strip_live_widgets(nb)["cells"][0]["outputs"]
     assert [o.get("data", {}).get("text/html") for o in outs] == ["<div>twin</div>", None]
     assert all(book.WIDGET_MIME not in o.get("data", {}) for o in outs)
+
+
+def test_the_course_never_points_at_files_outside_the_repository():
+    """Sources are cited by title, author and date, never by a path outside the repository."""
+    texts = [*ROOT.glob("notebooks/*.md"), *ROOT.glob("course/**/*.py"), ROOT / "README.md"]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in texts
+        if re.search(r"shared/seeds|\.\./shared", p.read_text())
+    ]
+    assert offenders == []

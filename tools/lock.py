@@ -27,7 +27,9 @@ def freeze(python: Path) -> dict[str, str]:
     for line in out.splitlines():
         if "==" in line and not line.startswith(("-e", "course")):
             name, version = line.split("==", 1)
-            pins[name] = version
+            # a local label (torch's "+cpu") names a wheel no plain index serves; the public
+            # version matches that wheel too (PEP 440), wherever pip finds it
+            pins[name] = version.split("+", 1)[0]
     return pins
 
 
