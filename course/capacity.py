@@ -258,7 +258,7 @@ def find_peak(result: SweepResult, *, noise: float = 0.2, n_train: int = 500) ->
     # the peak is the worst width after the first local minimum (tiny nets underfit badly)
     dip = int(np.argmin(mean[: threshold + 1]))
     peak = dip + int(np.argmax(mean[dip:]))
-    return Peak(mean, test.std(0), train, peak, threshold, dip)
+    return Peak(mean, test.std(0, ddof=1), train, peak, threshold, dip)  # sample std over seeds
 
 
 def dd_figure(result: SweepResult, values: dict[str, Any]) -> Figure:

@@ -8,6 +8,7 @@ input or select.  Both move over the same grid of values.
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import math
 from collections.abc import Mapping, Sequence
 from numbers import Real
@@ -40,8 +41,15 @@ class Control:
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise ValueError(f"name must be a Python identifier (a keyword), got {self.name!r}")
+        if (
+            not isinstance(self.name, str)
+            or not self.name.isidentifier()
+            or keyword.iskeyword(self.name)
+        ):
+            raise ValueError(
+                f"name must be usable as a keyword argument (a Python identifier that is not "
+                f"a reserved word), got {self.name!r}"
+            )
         if self.kind == "slider":
             for i, v in enumerate(self.values):
                 if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):

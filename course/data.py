@@ -28,6 +28,8 @@ import numpy as np
 from course.checks import check_choice, check_float, check_int, check_key
 
 TWO_D_KINDS = ("moons", "circles", "spirals", "blobs", "ring")
+DATA_FIELDS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
+META_FIELDS = ("name", "task", "n_classes")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -57,11 +59,14 @@ class Dataset:
     n_classes: int = 0
 
     def __post_init__(self) -> None:
-        # JAX rebuilds Datasets with tracers or placeholders as leaves; check only what a
-        # user can hand in: Python lists, and concrete arrays of different lengths.
-        for field in ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val"):
-            if isinstance(getattr(self, field), list | tuple):
-                raise TypeError(f"{field} must be an array (np.asarray(...)), got a list")
+        # Only a user's construction gets here: JAX rebuilds a Dataset (with tracers, shapes
+        # or placeholders as leaves) without calling __init__ (see the registration below).
+        for field in DATA_FIELDS:
+            value = getattr(self, field)
+            if isinstance(value, list | tuple):
+                raise TypeError(
+                    f"{field} must be an array (np.asarray(...)), got a {type(value).__name__}"
+                )
         for x_name, y_name in (("x_train", "y_train"), ("x_test", "y_test"), ("x_val", "y_val")):
             x, y = getattr(self, x_name), getattr(self, y_name)
             if (x is None) != (y is None):
@@ -101,11 +106,19 @@ def _is_array(a: Any) -> bool:
     )
 
 
-jax.tree_util.register_dataclass(
-    Dataset,
-    data_fields=["x_train", "y_train", "x_test", "y_test", "x_val", "y_val"],
-    meta_fields=["name", "task", "n_classes"],
-)
+def _flatten(d: Dataset) -> tuple[tuple, tuple]:
+    children = tuple((jax.tree_util.GetAttrKey(f), getattr(d, f)) for f in DATA_FIELDS)
+    return children, (d.name, d.task, d.n_classes)
+
+
+def _unflatten(meta: tuple, children: tuple) -> Dataset:
+    d = object.__new__(Dataset)  # no __post_init__: leaves may be anything here
+    for field, value in zip(DATA_FIELDS + META_FIELDS, (*children, *meta), strict=True):
+        object.__setattr__(d, field, value)
+    return d
+
+
+jax.tree_util.register_pytree_with_keys(Dataset, _flatten, _unflatten)
 
 
 def cache_dir() -> Path:
@@ -229,8 +242,9 @@ def digits(*, test_fraction: float = 0.25, flatten: bool = False, seed: int = 0)
     if not 1 <= n_test <= len(y) - 1:
         raise ValueError(
             f"test_fraction={test_fraction} leaves {n_test} of {len(y)} images for testing and "
-            f"{len(y) - n_test} for training; both need at least one "
-            f"(test_fraction in [{0.5 / len(y):.5f}, {1 - 0.5 / len(y):.5f}])"
+            f"{len(y) - n_test} for training; both need at least one, so round({len(y)} × "
+            f"test_fraction) must be in [1, {len(y) - 1}] (e.g. test_fraction in "
+            f"[{1 / len(y):.5f}, {1 - 1 / len(y):.5f}])"
         )
     return Dataset(
         x_train=x[n_test:],

@@ -147,11 +147,16 @@ def active_weights(model: Any, width: Any = None) -> Params:
 
     Padded weights (those of masked units) start at exactly 0 and stay there; counts such as
     "the fraction of weights near zero" must leave them out or they flatter any sparsity.
-    Drawn weights are never exactly 0, so an initialisation's zero pattern marks the padding.
+    Drawn weights are never exactly 0, so a weight is padding when the full model draws it
+    and the model at ``width`` sets it to 0 (a model that starts at zero, like ``Linear``,
+    has no padding).
     """
-    params = model.init(key=jax.random.key(0), width=width)
-    is_weight = weight_mask(model, params)
-    return jax.tree.map(lambda p, w: np.asarray(p != 0) if w else None, params, is_weight)
+    key = jax.random.key(0)
+    full, narrow = model.init(key=key), model.init(key=key, width=width)
+    is_weight = weight_mask(model, full)
+    return jax.tree.map(
+        lambda f, n, w: np.asarray((n != 0) | (f == 0)) if w else None, full, narrow, is_weight
+    )
 
 
 def _dropout_keys(key: jax.Array | None, n: int) -> list[jax.Array | None]:

@@ -221,27 +221,50 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
 def make(name: str, **hparams: Any) -> Optimizer:
     """Build the optimizer called ``name`` (see ``OPTIMIZERS``) with keyword hyper-parameters."""
     check_choice("optimizer", name, OPTIMIZERS)
-    try:
-        return OPTIMIZERS[name](**hparams)
-    except TypeError as err:
-        raise TypeError(f"optimizer {name!r}: {err}") from None
+    import inspect
+
+    allowed = list(inspect.signature(OPTIMIZERS[name]).parameters)
+    unknown = sorted(set(hparams) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"optimizer {name!r} has no hyper-parameter(s) {unknown}; its hyper-parameters "
+            f"are {allowed}"
+        )
+    return OPTIMIZERS[name](**hparams)
 
 
 def optax_twin(name: str, **hparams: Any) -> Any:
     """The optax optimizer that :func:`make` (``name``, ``hparams``) must match step for step."""
+    import inspect
+
     import optax
 
-    lr = hparams.get("lr", 0.01)
+    check_choice("optimizer", name, OPTIMIZERS)
+    # every hyper-parameter as make() would use it: the given value, else our default
+    signature = inspect.signature(OPTIMIZERS[name])
+    h = {k: p.default for k, p in signature.parameters.items() if p.default is not p.empty}
+    unknown = sorted(set(hparams) - set(h))
+    if unknown:
+        raise TypeError(f"optimizer {name!r} has no hyper-parameter(s) {unknown}")
+    h.update(hparams)
     twins = {
-        "sgd": lambda: optax.sgd(lr),
-        "momentum": lambda: optax.sgd(lr, momentum=hparams.get("beta", 0.9)),
-        "nesterov": lambda: optax.sgd(lr, momentum=hparams.get("beta", 0.9), nesterov=True),
-        "adagrad": lambda: optax.adagrad(lr),
-        "rmsprop": lambda: optax.rmsprop(lr),
-        "adam": lambda: optax.adam(lr),
-        "adamw": lambda: optax.adamw(lr, weight_decay=hparams.get("weight_decay", 1e-4)),
+        "sgd": lambda: optax.sgd(h["lr"]),
+        "momentum": lambda: optax.sgd(h["lr"], momentum=h["beta"]),
+        "nesterov": lambda: optax.sgd(h["lr"], momentum=h["beta"], nesterov=True),
+        "adagrad": lambda: optax.adagrad(
+            h["lr"], initial_accumulator_value=h["initial_accumulator"], eps=h["eps"]
+        ),
+        "rmsprop": lambda: optax.rmsprop(h["lr"], decay=h["decay"], eps=h["eps"]),
+        "adam": lambda: (
+            optax.adamw(h["lr"], h["b1"], h["b2"], h["eps"], weight_decay=h["weight_decay"])
+            if h["weight_decay"]
+            else optax.adam(h["lr"], h["b1"], h["b2"], h["eps"])
+        ),
+        "adamw": lambda: optax.adamw(
+            h["lr"], h["b1"], h["b2"], h["eps"], weight_decay=h["weight_decay"]
+        ),
     }
-    return twins[check_choice("optimizer", name, twins)]()
+    return twins[name]()
 
 
 def compare_with_optax(

@@ -145,8 +145,8 @@ class Study:
     def near_zero(self, name: str, n_index: int, level: int) -> float:
         """Fraction of active first-layer weights with ``|w| < NEAR_ZERO`` (mean over seeds).
 
-        The study trains at full width, so every weight is active; the mask keeps the count
-        honest should a width ever be swept (padded weights are exactly 0 and never count).
+        The study trains at full width, so every weight is active here; the mask is what a
+        study over widths would pass its width to (padded weights are exactly 0).
         """
         w = np.asarray(self.results[name].params[0]["w"][:, n_index, level])  # (seed, 40, width)
         active = active_weights(self.config.model)[0]["w"]  # (40, width)

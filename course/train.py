@@ -522,6 +522,11 @@ def _check_labels(name: str, y: Any, loss: str, positions: tuple, outputs: int) 
             f"{name} has labels of shape {tuple(y.shape[1:])} per example but the model gives "
             f"outputs at positions {tuple(positions)}"
         )
+    if positions and loss != "cross_entropy":
+        raise ValueError(
+            f"loss {loss!r} takes one output per example; the model gives outputs at "
+            f"positions {tuple(positions)} (a sequence): use loss='cross_entropy'"
+        )
     binary = loss == "binary_cross_entropy" or (loss == "hinge" and outputs == 1)
     if binary and outputs != 1:
         raise ValueError(f"loss {loss!r} needs a model with 1 output, got {outputs}")

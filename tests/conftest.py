@@ -4,13 +4,19 @@ pyproject.toml turns every warning into an error; here JAX refuses implicit rank
 promotion, as the style guide asks.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ["COURSE_JAX_CACHE"] = "0"  # hermetic: every compile happens in the test
+# hermetic: generated data sets go to a fresh folder, never into the user's cache
+os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-test-cache-")
+atexit.register(shutil.rmtree, os.environ["COURSE_CACHE_DIR"], ignore_errors=True)
 
-import jax
+import jax  # noqa: E402  (after the environment above)
 
-import course  # noqa: F401  (configures the host devices before JAX starts)
+import course  # noqa: E402, F401  (configures the host devices before JAX starts)
 
 jax.config.update("jax_numpy_rank_promotion", "raise")

@@ -61,10 +61,15 @@ def test_a_wrong_derivative_is_caught():
 
 
 def test_backward_costs_about_twice_forward():
+    """The hand count of matmul FLOPs against XLA's cost analysis of the compiled passes.
+
+    XLA also counts the elementwise work (activations, softmax), under 1 % here; a hand
+    count that forgot a product (e.g. the weight gradient) would be off by a third.
+    """
     fwd, bwd = backprop.matmul_flops((40, 256, 256, 10), 1000)
-    assert bwd / fwd == pytest.approx(2 - 40 * 256 / (40 * 256 + 256 * 256 + 2560), rel=1e-9)
     xla_fwd, xla_bwd = backprop.xla_flops((40, 256, 256, 10), 1000)
     assert xla_fwd == pytest.approx(fwd, rel=0.05)
+    assert xla_bwd == pytest.approx(bwd, rel=0.05)
     assert 1.7 < xla_bwd / xla_fwd < 2.2
 
 

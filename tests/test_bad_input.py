@@ -189,7 +189,7 @@ BAD = [
         "TrainConfig optimizer_args name",
         lambda d: train.TrainConfig(MLP, optimizer_args={"b9": 1}),
         TypeError,
-        r"b9",
+        r"optimizer 'adam' has no hyper-parameter\(s\) \['b9'\]; its hyper-parameters are \['lr'",
     ),
     (
         "TrainConfig lr nan",
@@ -246,6 +246,14 @@ BAD = [
         lambda d: train.early_stopping({"val_loss": np.full(3, np.nan)}),
         ValueError,
         r"val_loss is NaN at every logged step \(the run diverged\)",
+    ),
+    (
+        "hinge on a sequence model",
+        lambda d: train.make_train(
+            train.TrainConfig(models.RNN(12, 4), loss="hinge", steps=1, n_logs=1, batch_size=2)
+        )(KEY, data.Dataset(*[np.zeros((4, 3), np.int32)] * 4, n_classes=12), 4),
+        ValueError,
+        r"loss 'hinge' takes one output per example; .* use loss='cross_entropy'",
     ),
     # ---- sweep ----
     (
@@ -308,6 +316,12 @@ BAD = [
         ValueError,
         r"cannot fit 5 distinct integers between 1.0 and 3.0",
     ),
+    (
+        "slider named by a reserved word",
+        lambda d: slider("lambda", [1, 2]),
+        ValueError,
+        r"name must be usable as a keyword argument .* got 'lambda'",
+    ),
     # ---- widgets ----
     (
         "Explorer no controls",
@@ -349,7 +363,7 @@ BAD = [
         "slider bad name",
         lambda d: slider("n train", [1, 2]),
         ValueError,
-        r"name must be a Python identifier",
+        r"name must be usable as a keyword argument",
     ),
     (
         "dropdown default",
@@ -397,3 +411,11 @@ def test_optimizer_args_as_a_dict_equal_the_same_pairs():
     a = train.TrainConfig(MLP, optimizer_args={"eps": 1e-6, "b1": 0.8})
     b = train.TrainConfig(MLP, optimizer_args=(("b1", 0.8), ("eps", 1e-6)))
     assert a == b and train.make_train(a) is train.make_train(b)
+
+
+def test_jax_can_rebuild_a_dataset_with_any_leaves(mnist):
+    """JAX rebuilds pytrees with shapes, tracers or None as leaves: no user check may run then."""
+    shapes = jax.tree.map(lambda a: a.shape, mnist)
+    assert shapes.x_train == (4000, 40) and shapes.name == "MNIST-1D"
+    halves = jax.tree.map(lambda a: a[:10], mnist)
+    assert halves.x_test.shape == (10, 40)

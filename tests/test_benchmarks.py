@@ -36,6 +36,7 @@ def test_sweep_benchmark_prints_its_figures():
         "single_run_p95_ms",
         "rss_mb",
         "accuracy",
+        "max_accuracy_gap",
     ):
         assert key in figures, key
     assert figures["engine_s"] > 0 and figures["gflops"] > 0

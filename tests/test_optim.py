@@ -33,6 +33,40 @@ def problem():
     return model.init(key=kp), jax.grad(loss)
 
 
+NON_DEFAULT = [  # every hyper-parameter away from its default, so a dropped one shows
+    ("momentum", {"lr": 0.02, "beta": 0.5}),
+    ("nesterov", {"lr": 0.02, "beta": 0.7}),
+    ("adagrad", {"lr": 0.3, "eps": 1e-3, "initial_accumulator": 0.5}),
+    ("rmsprop", {"lr": 0.02, "decay": 0.5, "eps": 1e-3}),
+    ("adam", {"lr": 0.02, "b1": 0.5, "b2": 0.9, "eps": 1e-3}),
+    ("adam", {"lr": 0.02, "b1": 0.8, "b2": 0.99, "eps": 1e-6, "weight_decay": 0.1}),
+    ("adamw", {"lr": 0.02, "b1": 0.7, "b2": 0.95, "eps": 1e-4, "weight_decay": 0.2}),
+]
+
+
+@pytest.mark.parametrize(("name", "hparams"), NON_DEFAULT, ids=lambda v: str(v))
+def test_matches_optax_at_non_default_hyper_parameters(name, hparams):
+    """Guards optax_twin forwarding only defaults: each setting here differs from optax's
+    defaults, and the check below fails when the twin ignores one of them."""
+    params0, grad = problem()
+    diffs = optim.compare_with_optax(name, grad, params0, steps=100, **hparams)
+    assert diffs.max() < 1e-6, f"{name} {hparams}: parameters differ by {diffs.max():.2e}"
+    default_twin = {k: v for k, v in hparams.items() if k == "lr"}
+    ours = optim.make(name, **hparams)
+    theirs = optim.optax_twin(name, **default_twin)
+    p, q = params0, params0
+    s, t = ours.init(p), theirs.init(q)
+    for _ in range(20):
+        u, s = ours.update(grad(p), s, p)
+        v, t = theirs.update(grad(q), t, q)
+        p, q = optim.apply_updates(p, u), optim.apply_updates(q, v)
+    gap = max(
+        float(jnp.max(jnp.abs(a - b)))
+        for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(q), strict=True)
+    )
+    assert gap > 1e-4, "these settings are indistinguishable from the defaults: the test is blind"
+
+
 @pytest.mark.parametrize("name", list(HPARAMS))
 def test_matches_optax_for_100_steps(name):
     params0, grad = problem()
