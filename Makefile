@@ -24,7 +24,7 @@ test: bootstrap
 	@$(BIN)/python tools/stage.py "format" $(BIN)/ruff format --check .
 	@$(BIN)/python tools/stage.py "unit tests" $(BIN)/python $(UNIT_TESTS)
 	@$(BIN)/python tools/stage.py "notebooks (nbval)" env PYTHONWARNINGS=error $(BIN)/python $(NOTEBOOK_TESTS)
-	@$(BIN)/python tools/stage.py "book build" $(BIN)/python -m course.book build
+	@$(BIN)/python tools/stage.py "book build" $(BIN)/python -m tools.book build
 	@$(BIN)/python tools/stage.py "book and browser tests" $(BIN)/python -m pytest -m "book or browser" tests
 
 unit: bootstrap
@@ -34,7 +34,7 @@ notebooks: bootstrap
 	PYTHONWARNINGS=error $(BIN)/python $(NOTEBOOK_TESTS)
 
 book: bootstrap
-	$(BIN)/python -m course.book build
+	$(BIN)/python -m tools.book build
 
 bench: bootstrap
 	@$(PYTHON) tools/bootstrap.py --with bench

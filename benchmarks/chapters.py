@@ -20,14 +20,17 @@ import sys
 import time
 
 CHAPTERS = {
-    "00": ("course.scale_map", "run(key=jax.random.key(0))"),
-    "04": ("course.capacity", "double_descent(key=jax.random.key(0))"),
-    "05": ("course.regularization", "run(key=jax.random.key(0))"),
+    "00": ("course.chapters.scale_map", "run(key=jax.random.key(0))"),
+    "04": (
+        "course.chapters.model_size_and_double_descent",
+        "double_descent(key=jax.random.key(0))",
+    ),
+    "05": ("course.chapters.regularization", "run(key=jax.random.key(0))"),
 }
 
 CHILD = """
 import json, time, jax, course, importlib
-from course import data
+from course.engine import data
 data.mnist1d(); data.digits()  # data cached as after a first visit
 module = importlib.import_module({module!r})
 start = time.perf_counter()

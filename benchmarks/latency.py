@@ -21,8 +21,9 @@ import jax
 import numpy as np
 
 import course  # noqa: F401  (host devices)
-from course import data, scale_map
-from course.runtime import CompileCounter
+from course.chapters import scale_map
+from course.engine import data
+from course.engine.runtime import CompileCounter
 
 
 def main() -> None:

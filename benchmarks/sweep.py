@@ -3,7 +3,7 @@
 Grid: MLP 40→100→100→10 on MNIST-1D, Adam (lr 1e-3), batch 100, 1000 steps,
 8 training-set sizes (125…4000, log-spaced) × 8 seeds = 64 runs.
 
-1. the engine: ``course.sweep.sweep`` (vmapped, sharded over the host devices);
+1. the engine: ``course.engine.sweep.sweep`` (vmapped, sharded over the host devices);
 2. a Python loop over the engine's single jitted run;
 3. a PyTorch *batched ensemble* (CPU, 2 threads) — the strongest thing a PyTorch user
    writes for many small runs: every run's weights stacked as (runs, in, out) tensors,
@@ -39,8 +39,8 @@ import jax
 import numpy as np
 
 import course  # noqa: F401  (host devices)
-from course import data, models, sweep, train
-from course.runtime import timeit
+from course.engine import data, models, sweep, train
+from course.engine.runtime import timeit
 
 
 def matmul_peak_gflops(n: int = 2048, repeat: int = 10) -> float:

@@ -1,10 +1,10 @@
 """Deep Learning at Scale: the numerics, data, widgets and plots behind the course notebooks.
 
 Importing the package asks XLA for one CPU device per core (see
-:mod:`course.runtime`), so sweeps shard over every core of the machine.
+:mod:`course.engine.runtime`), so sweeps shard over every core of the machine.
 """
 
-from course.runtime import configure_compilation_cache, configure_host_devices
+from course.engine.runtime import configure_compilation_cache, configure_host_devices
 
 configure_host_devices()
 configure_compilation_cache()

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from course import backprop, models
+from course.chapters import backpropagation_from_scratch as backprop
+from course.engine import models
 
 from .test_widgets import twin_frames
 
@@ -90,7 +91,7 @@ def test_norms_match_jax_grad():
     """The grid's norms come from the hand-written pass; jax.grad gives the same."""
     net = models.MLP(40, (16,) * 4, 10, "sigmoid")
     norms = backprop.gradient_norms(4, 16, "sigmoid", key=jax.random.key(0))
-    from course import data
+    from course.engine import data
 
     d = data.mnist1d()
     x, y = jnp.asarray(d.x_train[:256]), jnp.asarray(d.y_train[:256])

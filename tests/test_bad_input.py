@@ -15,9 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from course import data, models, sweep, train, widgets
-from course.controls import dropdown, slider
-from course.figures import Figure
+from course.engine import data, models, sweep, train
+from course.ui import widgets
+from course.ui.controls import dropdown, slider
+from course.ui.figures import Figure
 
 KEY = jax.random.key(0)
 MLP = models.MLP(40, (8,), 10)

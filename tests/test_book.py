@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from course import book
+from tools import book
 
 pytestmark = pytest.mark.book
 BOOK = book.load()

@@ -1,7 +1,8 @@
 """Real browsers: chapter 00 in JupyterLab, and its static twin in the built book.
 
 Debian's Chromium driven by Playwright (``executable_path=/usr/bin/chromium``).
-Screenshots land in ``test-artifacts/``.  `.ci/run` installs Chromium when missing.
+Screenshots land in ``test-artifacts/``.  ``make test`` installs Chromium when missing
+(``tools/browser.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from course import book
+from tools import book
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -42,8 +44,8 @@ pytestmark = pytest.mark.browser
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install -y "
-            "chromium`; .ci/run does this)"
+            f"{CHROMIUM} is missing: install Debian's chromium (`sudo apt-get install "
+            "chromium`; `make test` does this when it may)"
         )
     from playwright.sync_api import sync_playwright
 
@@ -231,3 +233,145 @@ def test_book_twins_move_offline_without_errors(browser, chapter):
     assert errors == [], errors
     assert outside == [], f"requests left the machine: {outside}"
     context.close()
+
+
+# ---- the twin draws what the spec says --------------------------------------------------
+
+READBACK = """
+() => {
+  const num = (e, a) => parseFloat(e.getAttribute(a));
+  const out = [];
+  for (const g of document.querySelectorAll(".twin-figure svg > g")) {
+    const frame = [...g.querySelectorAll("rect")].find(r => r.getAttribute("stroke") === "#333");
+    if (!frame) {  // a heatmap: its cells, then its marker
+      const cells = [...g.querySelectorAll(":scope > rect")].filter(r => !r.getAttribute("stroke"));
+      const marker = g.querySelector(".twin-marker");
+      out.push({kind: "heatmap",
+                cells: cells.map(r => ["x", "y", "width", "height"].map(a => num(r, a))),
+                marker: marker && [num(marker, "x"), num(marker, "y"), num(marker, "width"),
+                                   num(marker, "height")]});
+      continue;
+    }
+    const box = {x: num(frame, "x"), y: num(frame, "y"),
+                 w: num(frame, "width"), h: num(frame, "height")};
+    const texts = [...g.querySelectorAll(":scope > text")];
+    const xticks = texts.filter(t => Math.abs(num(t, "y") - (box.y + box.h + 16)) < 0.01)
+                        .map(t => [num(t, "x"), t.textContent]);
+    const yticks = texts.filter(t => Math.abs(num(t, "x") - (box.x - 6)) < 0.01)
+                        .map(t => [num(t, "y") - 4, t.textContent]);
+    const plot = g.querySelector("g[clip-path]");
+    const paths = [...plot.querySelectorAll("path")].map(p =>
+      p.getAttribute("d").split(/[ML]/).filter(Boolean).map(q => q.split(",").map(Number)));
+    const bands = [...plot.querySelectorAll("polygon")].map(p =>
+      p.getAttribute("points").split(" ").map(q => q.split(",").map(Number)));
+    const dots = [...plot.querySelectorAll("circle")].map(c => [num(c, "cx"), num(c, "cy")]);
+    const vlines = [...plot.querySelectorAll("line")].map(l => num(l, "x1"));
+    out.push({kind: "lines", box, xticks, yticks, paths, bands, dots, vlines});
+  }
+  return out;
+}
+"""
+
+
+def _axis(ticks: list, log: bool):
+    """value -> pixel, from two of the twin's own tick labels (not from its scale function)."""
+    (p0, t0), (p1, t1) = ticks[0], ticks[-1]
+    v0, v1 = float(t0), float(t1)
+    if log:
+        v0, v1 = np.log10(v0), np.log10(v1)
+
+    def to_px(v):
+        u = np.log10(v) if log else v
+        return p0 + (u - v0) / (v1 - v0) * (p1 - p0)
+
+    return to_px
+
+
+def readback_spec():
+    from course.ui.figures import Figure, Heatmap, Lines, Series, band
+
+    x = np.array([2.0, 10.0, 80.0, 600.0, 5000.0, 50000.0])  # 4.4 decades, no xlim
+    y = np.array([0.62, 0.41, 0.33, 0.30, 0.29, 0.287])
+    z = np.arange(12).reshape(3, 4) / 11
+    return Figure(
+        [
+            Lines(
+                [band(y, 0.03 + 0 * y, x, "with band"), Series(x, y / 2, "dots", markers=True)],
+                xlog=True,
+                vline=150.0,
+                title="log x",
+            ),
+            Lines([Series([0.0, 1.0, 2.0], [0.0, 0.5, 2.0], "linear")], xlim=(0, 2), ylim=(0, 2)),
+            Heatmap(z, ["a", "b", "c", "d"], ["r0", "r1", "r2"], marker=(2, 1), title="map"),
+        ],
+        title="readback",
+    )
+
+
+def test_the_twin_draws_every_mark_where_the_spec_puts_it(browser, tmp_path):
+    """Reads the drawn SVG back through the twin's own axes and checks it against the spec.
+
+    Every line vertex, band vertex, marker dot and the vertical line lands within a pixel
+    of where the tick labels put the spec's value (log and linear axes); the heatmap has
+    one cell per value and its marker on the right cell; and the log axis, given no limits,
+    shows the same ticks as the matplotlib renderer of the live explorer.
+    """
+    from course.ui import static
+    from course.ui.controls import slider
+
+    spec = readback_spec()
+    page = tmp_path / "twin.html"
+    html = static.twin_html([slider("k", [1])], lambda values: spec)
+    page.write_text(f"<html><body>{html}</body></html>")
+    tab = browser.new_page()
+    tab.goto(page.as_uri())
+    panels = tab.evaluate(READBACK)
+    tab.close()
+    assert [p["kind"] for p in panels] == ["lines", "lines", "heatmap"]
+
+    log_panel, linear_panel, heat = panels
+    lines = spec.panels[0]
+    X = _axis(log_panel["xticks"], log=True)
+    Y = _axis(log_panel["yticks"], log=False)
+    with_band, dots = lines.series
+    drawn = np.array(log_panel["paths"][0])
+    np.testing.assert_allclose(drawn[:, 0], X(np.asarray(with_band.x)), atol=1.0)
+    np.testing.assert_allclose(drawn[:, 1], Y(np.asarray(with_band.y)), atol=1.0)
+    polygon = np.array(log_panel["bands"][0])  # upper edge left to right, lower edge back
+    upper = np.asarray(with_band.y) + np.asarray(with_band.err)
+    lower = (np.asarray(with_band.y) - np.asarray(with_band.err))[::-1]
+    np.testing.assert_allclose(polygon[:, 1], Y(np.concatenate([upper, lower])), atol=1.0)
+    np.testing.assert_allclose(np.array(log_panel["dots"])[:, 1], Y(np.asarray(dots.y)), atol=1.0)
+    assert abs(log_panel["vlines"][0] - X(150.0)) <= 1.0
+
+    XL, YL = _axis(linear_panel["xticks"], False), _axis(linear_panel["yticks"], False)
+    drawn = np.array(linear_panel["paths"][0])
+    np.testing.assert_allclose(drawn[:, 0], XL(np.array([0.0, 1.0, 2.0])), atol=1.0)
+    np.testing.assert_allclose(drawn[:, 1], YL(np.array([0.0, 0.5, 2.0])), atol=1.0)
+
+    cells = np.array(heat["cells"])[:12]  # then the colour bar's strips
+    assert len(cells) == 12
+    col_x = sorted({round(c[0], 3) for c in cells})
+    row_y = sorted({round(c[1], 3) for c in cells}, reverse=True)  # row 0 at the bottom
+    mx, my = heat["marker"][:2]
+    assert min(col_x, key=lambda v: abs(v - mx)) == col_x[2]
+    assert min(row_y, key=lambda v: abs(v - my)) == row_y[1]
+
+    # the live renderer labels the same log ticks when no limits are given
+    assert [t for _, t in log_panel["xticks"]] == _matplotlib_xtick_labels(spec)
+
+
+def _matplotlib_xtick_labels(spec) -> list[str]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+
+    from course.ui import plots
+
+    fig = MplFigure(dpi=plots.DPI)
+    FigureCanvasAgg(fig)
+    plots.draw(spec, fig)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo * 0.999 <= t <= hi * 1.001]
+    return [plots._log_label(t) for t in ticks]

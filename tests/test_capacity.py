@@ -6,8 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from course import capacity
-from course.sweep import SweepResult
+from course.chapters import model_size_and_double_descent as capacity
+from course.engine.sweep import SweepResult
 
 KEY = jax.random.key(0)
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from course import data
+from course.engine import data
 
 
 def test_mnist1d_is_the_packages_default_dataset_and_is_cached(tmp_path, monkeypatch):

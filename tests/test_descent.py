@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from course import descent
+from course.chapters import gradient_descent_and_optimizers as descent
 
 from .test_widgets import twin_frames
 

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from course import data, models, optim, sweep, train
-from course.data import Dataset
+from course.engine import data, models, optim, sweep, train
+from course.engine.data import Dataset
 
 KEY = jax.random.key(0)
 
@@ -48,7 +48,7 @@ def tiny_points(n: int = 64, out: int = 1) -> Dataset:
 
 
 def every_model(mnist):
-    """(name, model, data, loss) for every architecture in course.models."""
+    """(name, model, data, loss) for every architecture in course.engine.models."""
     generator, discriminator = models.gan_pair(latent=2, hidden=8, data_dim=2)
     return [
         ("linear", models.Linear(40, 10), mnist, "cross_entropy"),

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from course import losses
+from course.engine import losses
 
 KEY = jax.random.key(0)
 LOGITS = jax.random.normal(KEY, (32, 5)) * 3

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from course import models
+from course.engine import models
 
 RNG = np.random.default_rng(0)
 

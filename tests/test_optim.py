@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from course import models, optim
+from course.engine import models, optim
 
 HPARAMS = {
     "sgd": {"lr": 0.05},

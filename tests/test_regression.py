@@ -8,8 +8,8 @@ import jax
 import numpy as np
 import pytest
 
-from course import regression
-from course.runtime import CompileCounter
+from course.chapters import regression_by_gradient_descent as regression
+from course.engine.runtime import CompileCounter
 
 from .test_widgets import twin_frames
 

@@ -12,9 +12,9 @@ import jax
 import numpy as np
 import pytest
 
-from course import regularization as reg
-from course.models import MLP
-from course.runtime import CompileCounter
+from course.chapters import regularization as reg
+from course.engine.models import MLP
+from course.engine.runtime import CompileCounter
 
 KEY = jax.random.key(0)
 SMALL = dataclasses.replace(reg.CONFIG, model=MLP(40, (32,), 10), steps=200, n_logs=10)

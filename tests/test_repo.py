@@ -10,7 +10,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from course import book
+from tools import book
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -98,7 +98,7 @@ def test_every_declared_dependency_is_pinned():
 
 
 def test_readme_chapter_list_is_generated_from_book_toml():
-    assert not book.update_readme(BOOK, write=False), "run `python -m course.book readme`"
+    assert not book.update_readme(BOOK, write=False), "run `python -m tools.book readme`"
 
 
 def test_readme_quick_start_has_exactly_the_two_commands_and_ci_runs_the_test_one():

@@ -6,8 +6,9 @@ import jax
 import numpy as np
 import pytest
 
-from course import data, scale_map
-from course.runtime import CompileCounter
+from course.chapters import scale_map
+from course.engine import data
+from course.engine.runtime import CompileCounter
 
 from .test_widgets import twin_frames
 

@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from course import data, models, sweep, train
-from course.runtime import CompileCounter
+from course.engine import data, models, sweep, train
+from course.engine.runtime import CompileCounter
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = train.TrainConfig(models.MLP(40, (64, 64), 10), steps=60, n_logs=3, batch_size=50, l2=0.0)
@@ -209,7 +209,7 @@ def test_flop_count_agrees_with_xla_cost_analysis(mnist):
 
 MESH_SCRIPT = """
 import json, jax, numpy as np, course
-from course import data, models, sweep, train
+from course.engine import data, models, sweep, train
 cfg = train.TrainConfig(models.MLP(40, (32, 32), 10), steps=40, n_logs=2, batch_size=50)
 d = data.mnist1d()
 out = {"devices": len(jax.devices())}
@@ -246,3 +246,25 @@ def test_progress_bar_is_quiet_when_disabled(monkeypatch):
     bar = sweep._progress(10, "x", True)
     assert bar is not None and bar.delay == 2.0
     bar.close()
+
+
+def test_sweep_point_is_the_grid_point_of_a_sweep(mnist):
+    """What "retrain live" runs equals the same point of a precomputed grid, bit for bit."""
+    cfg = train.TrainConfig(models.MLP(40, (32,), 10), steps=20, n_logs=2, batch_size=50, l2=0.0)
+    key = jax.random.key(3)
+    grid = sweep.sweep(
+        cfg,
+        mnist,
+        key=key,
+        seeds=2,
+        n_trains=[100, 300],
+        widths=[8, 32],
+        l2=[0.0, 1e-3],
+        width_buckets=None,
+        progress=False,
+    )
+    point = sweep.sweep_point(cfg, mnist, key=key, seeds=2, n_train=300, width=8, l2=1e-3)
+    assert point.dims == ("seed",)
+    expected = grid.sel(n_train=300, width=8, l2=1e-3)
+    for name, values in expected.metrics.items():
+        np.testing.assert_array_equal(point.metrics[name], values, err_msg=name)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from course import data, models, train
-from course.runtime import CompileCounter
+from course.engine import data, models, train
+from course.engine.runtime import CompileCounter
 
 MLP = models.MLP(40, (100, 100), 10)
 
@@ -225,7 +225,7 @@ def test_bad_learning_rates_are_named(mnist, lr, message):
     [
         ({"optimizer": "adamx"}, "unknown optimizer 'adamx'; valid: sgd, momentum, nesterov"),
         ({"loss": "l3"}, "unknown loss 'l3'; valid: mse, cross_entropy"),
-        ({"model": "mlp"}, "model must be an architecture from course.models"),
+        ({"model": "mlp"}, "model must be an architecture from course.engine.models"),
         ({"steps": 0}, r"steps must be in \[1, "),
         ({"n_logs": 3}, "n_logs must divide steps=40, got n_logs=3"),
         ({"batch_size": 0}, r"batch_size must be in \[1, "),
@@ -254,7 +254,7 @@ def test_mismatched_shapes_and_dtypes_are_named(mnist):
         trainer(jax.random.key(0), wrong_classes, 500)
     with pytest.raises(ValueError, match=r"must hold the same number of examples.*\(100,\)"):
         mnist.replace(y_train=mnist.y_train[:100])
-    with pytest.raises(TypeError, match=r"data must be a course\.data\.Dataset"):
+    with pytest.raises(TypeError, match=r"data must be a course\.engine\.data\.Dataset"):
         trainer(jax.random.key(0), (mnist.x_train, mnist.y_train), 500)
 
 

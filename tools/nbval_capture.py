@@ -2,7 +2,7 @@
 
 Loaded by ``make test`` with ``-p tools.nbval_capture``.  After the session, every
 notebook whose cells all passed is written to ``_build/executed/`` with its
-outputs and the hash of the sources it ran from; ``python -m course.book build``
+outputs and the hash of the sources it ran from; ``python -m tools.book build``
 then renders those copies instead of executing the notebooks a second time.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from course import book
+from tools import book
 
 _outputs: dict[Path, list[list[dict[str, Any]]]] = {}
 _failed: set[Path] = set()

@@ -1,4 +1,4 @@
-"""Draw a :class:`course.figures.Figure` with matplotlib.
+"""Draw a :class:`course.ui.figures.Figure` with matplotlib.
 
 :class:`Renderer` keeps one matplotlib figure (no pyplot, so nothing piles up
 in the notebook) and turns specifications into PNG bytes for the live
@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from PIL import Image
 
-from course.figures import PALETTE, Figure, Heatmap, Lines
+from course.ui.figures import PALETTE, Figure, Heatmap, Lines
 
 DPI = 100
 
@@ -68,10 +68,15 @@ def _draw_lines(ax: Any, panel: Lines, moving: list) -> None:
             )
             ax.add_collection(coll)
             moving.append(coll)
-    for on, axis, lim in ((panel.xlog, ax.xaxis, panel.xlim), (panel.ylog, ax.yaxis, panel.ylim)):
+    xs = [v for s in panel.series for v in np.asarray(s.x, float)]
+    ys = [v for s in panel.series for v in _with_bands(s)]
+    for on, axis, lim, data in (
+        (panel.xlog, ax.xaxis, panel.xlim, xs),
+        (panel.ylog, ax.yaxis, panel.ylim, ys),
+    ):
         if on:
             axis._set_axes_scale("log")
-            lo, hi = lim if lim is not None else (1.0, 10.0)
+            lo, hi = lim if lim is not None else _log_extent(data)
             decades = np.log10(hi / lo)
             if decades <= 3:
                 axis.set_major_locator(mpl.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -94,6 +99,29 @@ def _draw_lines(ax: Any, panel: Lines, moving: list) -> None:
     ax.grid(True, color="0.9", lw=0.6)
     if panel.legend and any(s.label for s in panel.series):
         ax.legend(fontsize=8, frameon=False, loc=panel.legend_loc)
+
+
+def _with_bands(s: Any) -> np.ndarray:
+    """A series' y values and, where it has a band, y ± err (what the axis must show)."""
+    y = np.asarray(s.y, float)
+    if s.err is None:
+        return y
+    err = np.asarray(s.err, float)
+    return np.concatenate([y, y - err, y + err])
+
+
+def _log_extent(values: list[float]) -> tuple[float, float]:
+    """The positive finite range of ``values``, as the twin's ``extent`` computes it.
+
+    Tick choice on a log axis depends on how many decades it spans; both renderers must
+    count them from the same range, or their ticks drift apart.
+    """
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return 1.0, 10.0
+    lo, hi = float(v.min()), float(v.max())
+    return (lo, 2 * lo) if hi == lo else (lo, hi)
 
 
 def _draw_heatmap(fig: MplFigure, ax: Any, panel: Heatmap, moving: list) -> None:

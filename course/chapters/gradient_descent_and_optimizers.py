@@ -1,6 +1,6 @@
 """Chapter 02: gradient descent and its optimizers.
 
-Two experiments, both built on the optimizers of :mod:`course.optim`:
+Two experiments, both built on the optimizers of :mod:`course.engine.optim`:
 
 * **A quadratic valley** ``f(w) = ½ wᵀHw`` in 2-D with eigenvalues 1/κ and 1 (so L = 1
   and the condition number is κ), rotated by :data:`ANGLE`.  Every optimizer runs from
@@ -23,14 +23,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from course import data as datasets
-from course import optim
-from course.controls import dropdown
-from course.figures import Figure, Lines, Series, band
-from course.models import Linear
-from course.sweep import SweepResult, stack, sweep
-from course.train import TrainConfig
-from course.widgets import Explorer, slider
+from course.engine import data as datasets
+from course.engine import optim
+from course.engine.models import Linear
+from course.engine.sweep import SweepResult, stack, sweep
+from course.engine.train import TrainConfig
+from course.ui.controls import dropdown
+from course.ui.figures import Figure, Lines, Series, band
+from course.ui.widgets import Explorer, slider
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 LABELS = {"sgd": "gradient descent", "momentum": "momentum (β = 0.9)",

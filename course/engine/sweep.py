@@ -3,11 +3,11 @@
 ``sweep(config, data, key=..., seeds=4, n_trains=[...], widths=[...], lr=[...])``
 trains one model for every combination of seed × training-set size × width ×
 hyper-parameter values.  All runs go through the same compiled code
-(:class:`course.train.Trainer`, vmapped over runs), so every grid point costs the
+(:class:`course.engine.train.Trainer`, vmapped over runs), so every grid point costs the
 same compile, once.  The runs are
 
 * **sharded** over a ``jax.sharding.Mesh`` of all devices (one per CPU core here;
-  see :mod:`course.runtime`), padded to a multiple of the device count;
+  see :mod:`course.engine.runtime`), padded to a multiple of the device count;
 * **chunked** when the grid would not fit the memory budget (``memory_mb``);
 * **segmented** in time at each logged step, which lets a progress bar advance
   (shown only when the sweep takes longer than 2 s).
@@ -32,9 +32,9 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from course.checks import check_float, check_float_list, check_int, check_int_list, check_key
-from course.data import Dataset
-from course.train import HParams, TrainConfig, Trainer, check_data, device_data, make_train
+from course.engine.checks import check_float, check_float_list, check_int, check_int_list, check_key
+from course.engine.data import Dataset
+from course.engine.train import HParams, TrainConfig, Trainer, check_data, device_data, make_train
 
 DEFAULT_MEMORY_MB = 2048
 
@@ -338,6 +338,39 @@ def sweep(
         compile_seconds=compile_s,
         run_seconds=run_s,
     )
+
+
+def sweep_point(
+    config: TrainConfig,
+    data: Dataset,
+    *,
+    key: jax.Array,
+    seeds: int,
+    n_train: int,
+    width: int | None = None,
+    **hparams: float,
+) -> SweepResult:
+    """Every seed at one grid point, now — what an explorer's "retrain live" runs.
+
+    The same runs a :func:`sweep` over a grid through this point gives (same key, same
+    seeds), without a progress bar and without width buckets.
+
+    Returns:
+        A :class:`SweepResult` with the single axis ``seed``.
+    """
+    result = sweep(
+        config,
+        data,
+        key=key,
+        seeds=seeds,
+        n_trains=[int(n_train)],
+        widths=None if width is None else [int(width)],
+        width_buckets=None,
+        progress=False,
+        **{name: [value] for name, value in hparams.items()},
+    )
+    single = {"n_train": 0, **({"width": 0} if width is not None else {})}
+    return result.isel(**single, **dict.fromkeys(hparams, 0))
 
 
 def _unique(name: str, values: list) -> list:

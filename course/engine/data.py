@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from course.checks import check_choice, check_float, check_int, check_key
+from course.engine.checks import check_choice, check_float, check_int, check_key
 
 TWO_D_KINDS = ("moons", "circles", "spirals", "blobs", "ring")
 DATA_FIELDS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")

@@ -22,12 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from course import data as datasets
-from course.checks import check_choice, check_int
-from course.controls import dropdown
-from course.figures import Figure, Lines, Series, band
-from course.models import MLP
-from course.widgets import Explorer, slider
+from course.engine import data as datasets
+from course.engine.checks import check_choice, check_int
+from course.engine.models import MLP
+from course.ui.controls import dropdown
+from course.ui.figures import Figure, Lines, Series, band
+from course.ui.widgets import Explorer, slider
 
 Params = list[dict[str, jax.Array]]
 
@@ -174,7 +174,7 @@ def xla_flops(sizes: tuple[int, ...], batch: int, activation: str = "relu") -> t
 
 def wall_times(sizes: tuple[int, ...], batch: int, repeat: int = 20) -> tuple[float, float]:
     """Median wall time (s) of the jitted forward pass and of loss + gradients, after warm-up."""
-    from course.runtime import timeit
+    from course.engine.runtime import timeit
 
     model = MLP(sizes[0], tuple(sizes[1:-1]), sizes[-1], "relu")
     params = model.init(key=jax.random.key(0))

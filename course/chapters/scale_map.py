@@ -20,12 +20,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from course import data as datasets
-from course.figures import Figure, Heatmap, Lines, Series, band
-from course.models import MLP
-from course.sweep import SweepResult, log_grid, sweep
-from course.train import TrainConfig
-from course.widgets import Explorer, slider
+from course.engine import data as datasets
+from course.engine.models import MLP
+from course.engine.sweep import SweepResult, log_grid, sweep, sweep_point
+from course.engine.train import TrainConfig
+from course.ui.figures import Figure, Heatmap, Lines, Series, band
+from course.ui.widgets import Explorer, slider
 
 SIZES = log_grid(125, 4000, 8)
 WIDTHS = log_grid(2, 256, 8)
@@ -176,17 +176,9 @@ def live_point(
     values: dict[str, Any], *, key: jax.Array, data: datasets.Dataset, seeds: int = SEEDS
 ) -> SweepResult:
     """Retrain one (n_train, width) point for every seed now, through the engine."""
-    res = sweep(
-        CONFIG,
-        data,
-        key=key,
-        seeds=seeds,
-        n_trains=[int(values["n_train"])],
-        widths=[int(values["width"])],
-        width_buckets=None,
-        progress=False,
+    return sweep_point(
+        CONFIG, data, key=key, seeds=seeds, n_train=values["n_train"], width=values["width"]
     )
-    return res.isel(n_train=0, width=0)
 
 
 def explorer(

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from course.checks import check_choice, check_float, check_int, check_key
+from course.engine.checks import check_choice, check_float, check_int, check_key
 
 Params = Any  # a pytree of arrays
 
@@ -152,7 +152,8 @@ def active_weights(model: Any, width: Any = None) -> Params:
     has no padding).
     """
     key = jax.random.key(0)
-    full, narrow = model.init(key=key), model.init(key=key, width=width)
+    full = model.init(key=key)  # same key: the same draw, to compare
+    narrow = model.init(key=key, width=width)  # same key: the same draw, to compare
     is_weight = weight_mask(model, full)
     return jax.tree.map(
         lambda f, n, w: np.asarray((n != 0) | (f == 0)) if w else None, full, narrow, is_weight
@@ -277,7 +278,7 @@ class MLP:
         """The same network with every hidden layer capped at ``max_width`` units.
 
         At any width up to ``max_width`` it computes what the full model computes, from the
-        same initial weights, with less padding (see :func:`course.sweep.sweep`).
+        same initial weights, with less padding (see :func:`course.engine.sweep.sweep`).
         """
         return dataclasses.replace(
             self,

@@ -7,12 +7,12 @@ them.  Everything a slider can move is a *value*, never a shape:
 * ``n_train`` — mini-batches are drawn from the first ``n_train`` examples of the
   full (padded) training pool, and the training metrics are masked means over
   those examples, so changing it never recompiles;
-* ``width`` — hidden units beyond ``width`` are masked (see :mod:`course.models`);
+* ``width`` — hidden units beyond ``width`` are masked (see :mod:`course.engine.models`);
 * the hyper-parameters in :class:`HParams` (learning rate, L1, L2, dropout,
   augmentation) — traced scalars, so a sweep can ``vmap`` over them.
 
 The step's random numbers come from ``fold_in(key, step)``, so a run is the same
-whether it is computed in one call or in segments (as :mod:`course.sweep` does
+whether it is computed in one call or in segments (as :mod:`course.engine.sweep` does
 to show progress), and the same key always gives a bit-identical history.
 
 Regularisers (each off when its config value is ``None``):
@@ -37,9 +37,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from course import losses, models, optim
-from course.checks import check_choice, check_float, check_int, check_key
-from course.data import Dataset
+from course.engine import losses, models, optim
+from course.engine.checks import check_choice, check_float, check_int, check_key
+from course.engine.data import Dataset
 
 Params = Any
 REGULARIZERS = ("l1", "l2", "dropout", "shift", "noise")
@@ -61,9 +61,9 @@ class TrainConfig:
     """Static description of a training run; equal configs share one compiled function.
 
     Attributes:
-        model: an architecture from :mod:`course.models` (e.g. ``MLP(40, (100, 100), 10)``).
-        loss: a name from :data:`course.losses.LOSSES`.
-        optimizer: a name from :data:`course.optim.OPTIMIZERS`.
+        model: an architecture from :mod:`course.engine.models` (e.g. ``MLP(40, (100, 100), 10)``).
+        loss: a name from :data:`course.engine.losses.LOSSES`.
+        optimizer: a name from :data:`course.engine.optim.OPTIMIZERS`.
         steps: optimisation steps, ≥ 1.
         batch_size: examples per step, or None for full-batch gradient descent.
         n_logs: evaluation points, evenly spaced; must divide ``steps``.
@@ -94,7 +94,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not hasattr(self.model, "init") or not hasattr(self.model, "apply"):
-            raise TypeError(f"model must be an architecture from course.models, got {self.model!r}")
+            raise TypeError(
+                f"model must be an architecture from course.engine.models, got {self.model!r}"
+            )
         object.__setattr__(self, "optimizer_args", _pairs(self.optimizer_args))
         if self.dropout is not None and not getattr(self.model, "takes_dropout", False):
             raise ValueError(
@@ -245,7 +247,7 @@ class Trainer:
     """The compiled training engine for one :class:`TrainConfig` (see :func:`make_train`).
 
     Calling it runs one training run.  The pure pieces ``init_state``, ``advance``
-    and ``run`` are exposed for :mod:`course.sweep`, which vmaps them.
+    and ``run`` are exposed for :mod:`course.engine.sweep`, which vmaps them.
     """
 
     def __init__(self, config: TrainConfig):
@@ -450,7 +452,7 @@ class Trainer:
 
         Args:
             key: a ``jax.random`` key (initialisation, batches, dropout, augmentation).
-            data: the :class:`~course.data.Dataset`.
+            data: the :class:`~course.engine.data.Dataset`.
             n_train: use the first ``n_train`` examples of the training pool, 1…n_pool.
             width: active hidden width, 1…``model.max_width`` (None: all units).
             hparams: traced hyper-parameters (default: ``config.hparams()``).
@@ -477,7 +479,7 @@ def check_data(config: TrainConfig, data: Dataset) -> None:
     one output).  Every split (train, test, validation) is checked.
     """
     if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a course.data.Dataset, got {type(data).__name__}")
+        raise TypeError(f"data must be a course.engine.data.Dataset, got {type(data).__name__}")
     x = data.x_train
     if data.x_test.shape[1:] != x.shape[1:]:
         raise ValueError(

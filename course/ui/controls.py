@@ -1,7 +1,7 @@
 """Controls of an explorer: a name, the grid of values it can take, and how to show them.
 
-The live explorer (:mod:`course.widgets`) turns each control into an ipywidgets
-slider or dropdown; the static twin (:mod:`course.static`) into an HTML range
+The live explorer (:mod:`course.ui.widgets`) turns each control into an ipywidgets
+slider or dropdown; the static twin (:mod:`course.ui.static`) into an HTML range
 input or select.  Both move over the same grid of values.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import Any
 
-from course.checks import check_choice
+from course.engine.checks import check_choice
 
 KINDS = ("slider", "dropdown")
 

@@ -17,12 +17,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from course import data as datasets
-from course.figures import Figure, Lines, Series, band
-from course.models import MLP, Linear
-from course.sweep import SweepResult, log_grid, stack, sweep
-from course.train import TrainConfig
-from course.widgets import Explorer, slider
+from course.engine import data as datasets
+from course.engine.models import MLP, Linear
+from course.engine.sweep import SweepResult, log_grid, stack, sweep, sweep_point
+from course.engine.train import TrainConfig
+from course.ui.figures import Figure, Lines, Series, band
+from course.ui.widgets import Explorer, slider
 
 # ---- memorisation (000 §4) -------------------------------------------------------------------
 
@@ -317,17 +317,10 @@ def dd_explorer(result: SweepResult, *, key: jax.Array) -> Explorer:
     k_labels, k_train = label_and_train_keys(key)
 
     def live(values: dict[str, Any]) -> SweepResult:
-        r = sweep(
-            DD,
-            noisy_digits(values["noise"], key=k_labels),
-            key=k_train,
-            seeds=DD_SEEDS,
-            n_trains=[int(values["n_train"])],
-            widths=[int(values["width"])],
-            width_buckets=None,
-            progress=False,
+        d = noisy_digits(values["noise"], key=k_labels)
+        return sweep_point(
+            DD, d, key=k_train, seeds=DD_SEEDS, n_train=values["n_train"], width=values["width"]
         )
-        return r.isel(n_train=0, width=0)
 
     return Explorer(
         [

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from course.checks import check_choice, check_float
+from course.engine.checks import check_choice, check_float
 
 Params = Any
 

@@ -2,8 +2,8 @@
 
 An explorer's view function returns a :class:`Figure` — panels of line plots
 and heatmaps holding plain numbers.  Two renderers draw the same specification:
-:mod:`course.plots` with matplotlib (the live explorer in JupyterLab) and the
-JavaScript of :mod:`course.static` (the static twin in the book).  Because both
+:mod:`course.ui.plots` with matplotlib (the live explorer in JupyterLab) and the
+JavaScript of :mod:`course.ui.static` (the static twin in the book).  Because both
 draw the same numbers, the twin shows exactly what the live explorer shows.
 """
 

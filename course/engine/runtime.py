@@ -4,7 +4,7 @@ On a CPU-only machine XLA exposes one device that a vmapped sweep keeps on one
 core.  Importing :mod:`course` therefore asks XLA for one host device per core
 (``--xla_force_host_platform_device_count``) unless ``XLA_FLAGS`` already says
 how many, or ``COURSE_HOST_DEVICES`` sets the number (``1`` keeps XLA's default).
-:mod:`course.sweep` shards its runs over a mesh of all devices, so the same code
+:mod:`course.engine.sweep` shards its runs over a mesh of all devices, so the same code
 uses every core here and every accelerator on a machine that has them.
 
 Compiled programs are also kept on disk (JAX's persistent compilation cache, in

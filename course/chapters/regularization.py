@@ -22,14 +22,14 @@ from typing import Any
 import jax
 import numpy as np
 
-from course import data as datasets
-from course.checks import check_choice
-from course.controls import dropdown
-from course.figures import Figure, Lines, Series, band
-from course.models import MLP, active_weights
-from course.sweep import SweepResult, sweep
-from course.train import TrainConfig, early_stopping
-from course.widgets import Explorer, slider
+from course.engine import data as datasets
+from course.engine.checks import check_choice
+from course.engine.models import MLP, active_weights
+from course.engine.sweep import SweepResult, sweep, sweep_point
+from course.engine.train import TrainConfig, early_stopping
+from course.ui.controls import dropdown
+from course.ui.figures import Figure, Lines, Series, band
+from course.ui.widgets import Explorer, slider
 
 SIZES = [125, 250, 500, 1000, 4000]
 SMALL = 3  # the first SMALL sizes are "small n"
@@ -278,9 +278,10 @@ def explorer(study: Study, *, key: jax.Array) -> Explorer:
 
     def live(values: dict[str, Any]) -> SweepResult:
         field, grid = GRIDS[values["regularizer"]]
-        r = sweep(study.config, d, key=key, seeds=study.seeds, n_trains=[int(values["n_train"])],
-                  progress=False, **{field: [grid[int(values["level"])]]})  # fmt: skip
-        return r.isel(n_train=0, **{field: 0})
+        strength = {field: grid[int(values["level"])]}
+        return sweep_point(
+            study.config, d, key=key, seeds=study.seeds, n_train=values["n_train"], **strength
+        )
 
     levels = "; ".join(f"{nm}: {GRIDS[nm][1][1]:g} … {GRIDS[nm][1][-1]:g}" for nm in study.names)
     default = "dropout" if "dropout" in study.names else study.names[0]

@@ -4,7 +4,7 @@ An :class:`Explorer` is declared, not wired by hand::
 
     Explorer(
         controls=[slider("n_train", sizes), slider("width", widths)],
-        view=lambda values, point: make_figure(values, point),   # -> course.figures.Figure
+        view=lambda values, point: make_figure(values, point),   # -> course.ui.figures.Figure
         lookup=lambda values: grid.sel(**values),                 # precomputed results
         live=lambda values: retrain(values),                      # optional: the engine, now
     )
@@ -21,7 +21,7 @@ An :class:`Explorer` is declared, not wired by hand::
 * Bad values and failing computations show a message in the status line and keep
   the last good figure.
 * Displayed in a notebook, the explorer also carries its **static twin**
-  (:func:`course.static.twin_html`) as HTML: JupyterLab shows the live widget, the
+  (:func:`course.ui.static.twin_html`) as HTML: JupyterLab shows the live widget, the
   book (which has no kernel) shows the twin, whose sliders swap precomputed frames.
 """
 
@@ -35,11 +35,11 @@ from typing import Any
 
 import ipywidgets as w
 
-from course.checks import check_float
-from course.controls import Control, dropdown, slider
-from course.figures import Figure
-from course.plots import Renderer
-from course.static import twin_html
+from course.engine.checks import check_float
+from course.ui.controls import Control, dropdown, slider
+from course.ui.figures import Figure
+from course.ui.plots import Renderer
+from course.ui.static import twin_html
 
 __all__ = ["Explorer", "dropdown", "slider"]
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from course.checks import check_choice
+from course.engine.checks import check_choice
 
 
 def _flat(out: jax.Array) -> jax.Array:

@@ -1,7 +1,7 @@
 """Chapter 01: linear and logistic regression by gradient descent.
 
-Everything trains through the engine (:mod:`course.train`) with a
-:class:`~course.models.Linear` model and full-batch gradient descent
+Everything trains through the engine (:mod:`course.engine.train`) with a
+:class:`~course.engine.models.Linear` model and full-batch gradient descent
 (``optimizer="sgd"``, ``batch_size=None``), so the chapter's sliders move the
 same compiled code the rest of the course uses.
 
@@ -19,12 +19,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from course import data as datasets
-from course.figures import Figure, Lines, Series, band
-from course.models import Linear
-from course.sweep import SweepResult, stack, sweep
-from course.train import TrainConfig, make_train
-from course.widgets import Explorer, slider
+from course.engine import data as datasets
+from course.engine.models import Linear
+from course.engine.sweep import SweepResult, stack, sweep
+from course.engine.train import TrainConfig, make_train
+from course.ui.figures import Figure, Lines, Series, band
+from course.ui.widgets import Explorer, slider
 
 SIZES = [20, 50, 100, 200, 500, 1000]
 NOISES = [0.1, 1.0, 10.0, 50.0]

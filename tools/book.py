@@ -1,6 +1,6 @@
 """The book: ``book.toml`` → Jupyter Book 1 sources → an HTML site that works offline.
 
-``python -m course.book build`` (what ``make book`` runs):
+``python -m tools.book build`` (what ``make book`` runs):
 
 1. reads ``book.toml`` (title, authors, ordered chapters);
 2. takes each chapter's executed notebook from ``_build/executed/`` when it was
@@ -17,7 +17,7 @@ at build time and fails offline; Jupyter Book 1 (Sphinx, sphinx-book-theme,
 MyST-NB) builds offline once launch buttons and thebe are off, the ipywidgets
 CDN scripts are dropped and MathJax is vendored (``sphinx-mathjax-offline``).
 
-``python -m course.book readme`` rewrites the README's chapter list from ``book.toml``.
+``python -m tools.book readme`` rewrites the README's chapter list from ``book.toml``.
 """
 
 from __future__ import annotations
@@ -356,7 +356,7 @@ def build(*, execute_missing: bool = True) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``build`` or ``readme``."""
     parser = argparse.ArgumentParser(
-        prog="python -m course.book", description=__doc__.splitlines()[0]
+        prog="python -m tools.book", description=__doc__.splitlines()[0]
     )
     parser.add_argument("command", choices=["build", "readme"])
     args = parser.parse_args(argv)

@@ -3,7 +3,7 @@
 :func:`twin_html` evaluates an explorer's view at every point of its control
 grid, and writes one self-contained HTML fragment: the controls (HTML range
 inputs and selects), the precomputed figure specifications as inline JSON, and
-the small SVG renderer of ``course/static/twin.js``.  Moving a control swaps the
+the small SVG renderer of ``course/ui/assets/twin.js``.  Moving a control swaps the
 frame.  No library, no CDN, no external URL: the book's page works offline.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from course.controls import Control
-from course.figures import PALETTE, Figure
+from course.ui.controls import Control
+from course.ui.figures import PALETTE, Figure
 
 BUDGET_BYTES = 2_000_000
 
@@ -85,7 +85,7 @@ def twin_html(
         "cmap": _viridis(),
         "palette": list(PALETTE),
     }
-    script = resources.files("course").joinpath("static/twin.js").read_text()
+    script = resources.files("course.ui").joinpath("assets/twin.js").read_text()
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     parts = [
         f'<div id="{root}" class="course-twin" style="border:1px solid #ddd;border-radius:6px;'
