@@ -249,7 +249,12 @@ def test_progress_bar_is_quiet_when_disabled(monkeypatch):
 
 
 def test_sweep_point_is_the_grid_point_of_a_sweep(mnist):
-    """What "retrain live" runs equals the same point of a precomputed grid, bit for bit."""
+    """What "retrain live" runs equals the same point of a precomputed grid.
+
+    The same runs, vmapped beside different neighbours: equal to float32 rounding (XLA may
+    order a reduction differently for another batch of runs: 1 ulp of a loss seen).  A
+    different key, seed or point would differ in the second or third decimal.
+    """
     cfg = train.TrainConfig(models.MLP(40, (32,), 10), steps=20, n_logs=2, batch_size=50, l2=0.0)
     key = jax.random.key(3)
     grid = sweep.sweep(
@@ -267,4 +272,4 @@ def test_sweep_point_is_the_grid_point_of_a_sweep(mnist):
     assert point.dims == ("seed",)
     expected = grid.sel(n_train=300, width=8, l2=1e-3)
     for name, values in expected.metrics.items():
-        np.testing.assert_array_equal(point.metrics[name], values, err_msg=name)
+        np.testing.assert_allclose(point.metrics[name], values, rtol=2e-6, atol=0, err_msg=name)
