@@ -90,5 +90,6 @@ def test_explorer_twin_moves_and_bad_values(grid):
         ex.live_box.value = True  # the same point, retrained through the engine
         assert ex.timings["live"] is True
     assert compiles.count == 0
-    ex.set(noise=-1.0)
+    with pytest.raises(ValueError, match=r"noise must be in \[0.1, 50.0\], got -1.0"):
+        ex.set(noise=-1.0)
     assert "noise must be in [0.1, 50.0], got -1.0" in ex.status.value

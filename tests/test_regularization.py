@@ -88,6 +88,10 @@ def test_explorer_moves_without_recompiling_and_live_matches_lookup(study):
             assert ex.set(level=level)["live"] is False, ex.status.value
         assert ex.set(regularizer="augmentation: shifts", n_train=100)["live"] is False
     assert compiles.count == 0
+    # a level between two strengths cannot be honoured: it is refused, not rounded down
+    with pytest.raises(ValueError, match=r"level must be a whole number in \[0, 5\]"):
+        ex.set(level=2.5)
+    assert ex.values()["level"] == 5 and "level = 2.5" not in ex.status.value
     looked_up = reg.point(study, {"regularizer": "L1 weight penalty", "level": 4, "n_train": 100})
     retrained = ex.live({"regularizer": "L1 weight penalty", "level": 4, "n_train": 100})
     np.testing.assert_allclose(

@@ -88,6 +88,7 @@ def test_initial_figure_and_a_slider_move_redraw_in_place(explorer):
 def test_off_grid_values_and_the_live_box_retrain_through_live(explorer):
     timings = explorer.set(a=3, b=20)
     assert timings["live"] is True
+    assert re.fullmatch(r"retrained live in \d+ ms, drawn in \d+ ms", repr(timings))
     assert explorer.calls.live[-1] == {"a": 3, "b": 20}
     assert "retrained live" in explorer.status.value
     explorer.set(a=2)
@@ -97,12 +98,18 @@ def test_off_grid_values_and_the_live_box_retrain_through_live(explorer):
 
 
 def test_bad_values_and_failing_views_keep_the_last_figure(explorer):
+    """From code a bad value raises (and shows in the status); a slider error only shows."""
     before = explorer.image.value
-    explorer.set(a=100)
+    with pytest.raises(ValueError, match=r"a must be in \[1, 8\], got 100"):
+        explorer.set(a=100)
     assert "a must be in [1, 8], got 100" in explorer.status.value
     assert explorer.image.value == before
-    explorer.set(c=1)
+    with pytest.raises(ValueError, match=r"a must be a whole number in \[1, 8\].*got 2.5"):
+        explorer.set(a=2.5)  # its grid is whole numbers: 2.5 cannot be honoured
+    with pytest.raises(ValueError, match=r"unknown control\(s\) \['c'\]"):
+        explorer.set(c=1)
     assert "unknown control(s) [&#x27;c&#x27;]" in explorer.status.value
+    assert explorer.values() == {"a": 2, "b": 20}  # nothing of the refused calls was kept
     explorer.view = lambda values, point: 1 / 0
     explorer.inputs["b"].value = 30
     assert "ZeroDivisionError" in explorer.status.value

@@ -11,7 +11,7 @@ import dataclasses
 import keyword
 import math
 from collections.abc import Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 from course.engine.checks import check_choice
@@ -106,6 +106,12 @@ class Control:
         if isinstance(value, bool) or not isinstance(value, Real):
             raise TypeError(f"{self.name} must be a number, got {value!r}")
         lo, hi = self.values[0], self.values[-1]
+        whole = all(isinstance(v, Integral) for v in self.values)
+        if whole and not float(value).is_integer():
+            raise ValueError(
+                f"{self.name} must be a whole number in [{lo}, {hi}] (its grid is whole "
+                f"numbers), got {value}"
+            )
         if not lo <= value <= hi:
             raise ValueError(f"{self.name} must be in [{lo}, {hi}], got {value}")
         return value

@@ -44,6 +44,16 @@ from course.ui.static import twin_html
 __all__ = ["Explorer", "dropdown", "slider"]
 
 
+class Timings(dict):
+    """How long the last update took (a dict), shown as one line rather than a raw dict."""
+
+    def __repr__(self) -> str:
+        if "error" in self:
+            return f"error: {self['error']}"
+        how = "retrained live" if self.get("live") else "looked up"
+        return f"{how} in {self['compute_ms']:.0f} ms, drawn in {self['draw_ms']:.0f} ms"
+
+
 class Explorer:
     """A live explorer over a grid of precomputed results (see the module docstring).
 
@@ -155,23 +165,31 @@ class Explorer:
         current.update(self._override)
         return current
 
-    def set(self, **values: Any) -> dict[str, float]:
+    def set(self, **values: Any) -> Timings:
         """Set control values from code — off the grid too — and redraw; return the timings.
 
-        A value outside a control's range is reported in the status line (the figure
-        stays); a value between grid points is retrained live.
+        A value between grid points is retrained live.  A value the explorer cannot honour
+        (an unknown control, a value outside a control's range, a fraction for a control
+        whose grid is whole numbers) raises ``ValueError``/``TypeError`` — from code, a bad
+        value must not pass unseen — and is also shown in the status line; the figure and
+        the current values stay.  So does an error while computing or drawing the point.
+
+        Returns:
+            :class:`Timings` (a dict: ``compute_ms``, ``draw_ms``, ``total_ms``, ``live``)
+            that a notebook shows as one short line.
         """
         unknown = sorted(set(values) - set(self.inputs))
         if unknown:
-            return self._fail(
-                ValueError(f"unknown control(s) {unknown}; controls: {list(self.inputs)}")
-            )
+            err = ValueError(f"unknown control(s) {unknown}; controls: {list(self.inputs)}")
+            self._fail(err)
+            raise err
         controls = {c.name: c for c in self.controls}
         try:
             for name, value in values.items():
                 controls[name].check(value)
         except (TypeError, ValueError) as err:  # refuse the values, keep the current ones
-            return self._fail(err)
+            self._fail(err)
+            raise
         self._override = {}
         for name, value in values.items():
             control = controls[name]
@@ -181,7 +199,10 @@ class Explorer:
                     self.inputs[name].value = control.values[i]
             else:
                 self._override[name] = value
-        return self.refresh()
+        timings = self.refresh()
+        if "error" in timings:
+            raise RuntimeError(f"the explorer could not show {values}: {timings['error']}")
+        return timings
 
     def _on_change(self, change: dict[str, Any]) -> None:
         if change.get("owner") in self.inputs.values():
@@ -214,7 +235,7 @@ class Explorer:
 
     # ---- the update path ----------------------------------------------------------------
 
-    def refresh(self) -> dict[str, float]:
+    def refresh(self) -> Timings:
         """Compute the current point (lookup or live), redraw, report; return the timings."""
         self._handle = None
         values = self.values()
@@ -238,12 +259,12 @@ class Explorer:
         except Exception as err:  # show it, keep the last good figure
             return self._fail(err)
         drawn = time.perf_counter()
-        self.timings = {
-            "compute_ms": 1e3 * (computed - start),
-            "draw_ms": 1e3 * (drawn - computed),
-            "total_ms": 1e3 * (drawn - start),
-            "live": how != "looked up",
-        }
+        self.timings = Timings(
+            compute_ms=1e3 * (computed - start),
+            draw_ms=1e3 * (drawn - computed),
+            total_ms=1e3 * (drawn - start),
+            live=how != "looked up",
+        )
         shown = ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items())
         took = f"{how} in {self.timings['compute_ms']:.0f} ms"
         drew = f"drawn in {self.timings['draw_ms']:.0f} ms"
@@ -252,13 +273,13 @@ class Explorer:
         )
         return self.timings
 
-    def _fail(self, err: Exception) -> dict[str, float]:
+    def _fail(self, err: Exception) -> Timings:
         message = f"{type(err).__name__}: {err}"
         self.status.value = (
             f"<span style='color:#b00020'>⚠ {html.escape(message)} "
             "(the figure shows the last good values)</span>"
         )
-        self.timings = {"error": message}
+        self.timings = Timings(error=message)
         return self.timings
 
     # ---- display ------------------------------------------------------------------------
