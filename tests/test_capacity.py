@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -72,3 +74,20 @@ def test_peak_finding_can_fail():
     q = capacity.find_peak(fake_result(late, train, seed_noise=0.015))
     assert q.rise > q.noise()
     assert not q.peak_at_threshold, (q.threshold_gap, q.threshold_noise())
+
+
+def test_the_double_descent_view_reports_the_point_it_is_given(monkeypatch):
+    """A live retrain shows its own numbers: the title follows the point, not only the grid."""
+    monkeypatch.setattr(capacity, "DD_SIZES", [500])  # the fake grid has one size
+    widths = np.arange(len(capacity.WIDTHS))
+    train = np.clip(0.5 - widths / 20, 0, None)
+    grid = fake_result(0.5 - widths / 100, train)
+    values = {"noise": 0.2, "n_train": 500, "width": capacity.WIDTHS[5]}
+    looked_up = grid.sel(**values)
+    on_grid = capacity.dd_figure(grid, values, looked_up).title
+    assert on_grid == capacity.dd_figure(grid, values).title  # a lookup: the grid's numbers
+    retrained = dataclasses.replace(
+        looked_up,
+        metrics={**looked_up.metrics, "test_acc": looked_up.metrics["test_acc"] * 0 + 0.9},
+    )
+    assert "test error 0.100 ± 0.000" in capacity.dd_figure(grid, values, retrained).title

@@ -261,8 +261,14 @@ def find_peak(result: SweepResult, *, noise: float = 0.2, n_train: int = 500) ->
     return Peak(mean, test.std(0, ddof=1), train, peak, threshold, dip)  # sample std over seeds
 
 
-def dd_figure(result: SweepResult, values: dict[str, Any]) -> Figure:
-    """Train and test error against width at (noise, n), and the test curves of every n."""
+def dd_figure(
+    result: SweepResult, values: dict[str, Any], point: SweepResult | None = None
+) -> Figure:
+    """Train and test error against width at (noise, n), and the test curves of every n.
+
+    The title reports ``point`` — the runs at the current values, looked up or retrained
+    live (axis ``seed``) — or, without it, the grid's nearest width.
+    """
     noise, n, width = values["noise"], values["n_train"], values["width"]
     sub = result.sel(noise=noise, n_train=n)
     test, train = 1 - sub.final("test_acc"), 1 - sub.final("train_acc")
@@ -303,10 +309,14 @@ def dd_figure(result: SweepResult, values: dict[str, Any]) -> Figure:
         vline=float(width),
         legend_loc="upper right",
     )
-    j = int(np.argmin(np.abs(np.log(np.asarray(WIDTHS) / width))))
+    if point is None:
+        j = int(np.argmin(np.abs(np.log(np.asarray(WIDTHS) / width))))
+        here_test, here_train = test[:, j], train[:, j]  # (seed,)
+    else:
+        here_test, here_train = 1 - point.final("test_acc"), 1 - point.final("train_acc")
     title = (
         f"width {width} ({(64 + 11) * width + 10} parameters): test error "
-        f"{test.mean(0)[j]:.3f} ± {test.std(0)[j]:.3f}, train error {train.mean(0)[j]:.3f}; "
+        f"{here_test.mean():.3f} ± {here_test.std():.3f}, train error {here_train.mean():.3f}; "
         f"interpolation from width {thr}"
     )
     return Figure([curves, others], title=title, width=11.5, height=4)
@@ -328,7 +338,7 @@ def dd_explorer(result: SweepResult, *, key: jax.Array) -> Explorer:
             slider("n_train", DD_SIZES, label="training examples n", default=500),
             slider("width", WIDTHS, label="hidden units", default=WIDTHS[11]),
         ],
-        view=lambda values, _: dd_figure(result, values),
+        view=lambda values, point: dd_figure(result, values, point),
         lookup=lambda values: result.sel(**values),
         live=live,
         title="Double descent: width, data and label noise",
