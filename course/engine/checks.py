@@ -20,11 +20,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def _zero_d(value: Any, kinds: str) -> Any:
+def as_number(value: Any, kinds: str = "biuf") -> Any:
     """A concrete 0-d NumPy/JAX array of a dtype kind in ``kinds`` as a Python number.
 
-    Lets ``lr=jnp.float32(0.01)`` or ``n_train=jnp.int32(500)`` through the checks;
-    anything else (including traced values and bool arrays) is returned unchanged.
+    Lets ``lr=jnp.float32(0.01)`` or ``n_train=jnp.int32(500)`` through the checks, and
+    keeps configs hashable; anything else (traced values, other dtype kinds, arrays with
+    axes) is returned unchanged.
     """
     if (
         isinstance(value, np.ndarray | jax.Array)
@@ -49,7 +50,7 @@ def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = Non
         TypeError: ``value`` is not an integer (bools are refused too).
         ValueError: ``value`` is outside ``[lo, hi]``.
     """
-    value = _zero_d(value, "iu")
+    value = as_number(value, "iu")
     if not _is_int(value):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
@@ -81,7 +82,7 @@ def check_float(
         TypeError: ``value`` is not a real number.
         ValueError: ``value`` is not finite or lies outside the interval.
     """
-    value = _zero_d(value, "iuf")
+    value = as_number(value, "iuf")
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     value = float(value)

@@ -221,32 +221,34 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
 def make(name: str, **hparams: Any) -> Optimizer:
     """Build the optimizer called ``name`` (see ``OPTIMIZERS``) with keyword hyper-parameters."""
     check_choice("optimizer", name, OPTIMIZERS)
+    hyperparameters(name, **hparams)  # names checked before anything is built
+    return OPTIMIZERS[name](**hparams)
+
+
+def hyperparameters(name: str, **given: Any) -> dict[str, Any]:
+    """Every hyper-parameter of optimizer ``name``: the given values, else the defaults.
+
+    Raises:
+        TypeError: a name the optimizer does not take (the message lists those it does).
+    """
     import inspect
 
-    allowed = list(inspect.signature(OPTIMIZERS[name]).parameters)
-    unknown = sorted(set(hparams) - set(allowed))
+    check_choice("optimizer", name, OPTIMIZERS)
+    params = inspect.signature(OPTIMIZERS[name]).parameters
+    unknown = sorted(set(given) - set(params))
     if unknown:
         raise TypeError(
             f"optimizer {name!r} has no hyper-parameter(s) {unknown}; its hyper-parameters "
-            f"are {allowed}"
+            f"are {list(params)}"
         )
-    return OPTIMIZERS[name](**hparams)
+    return {k: p.default for k, p in params.items() if p.default is not p.empty} | given
 
 
 def optax_twin(name: str, **hparams: Any) -> Any:
     """The optax optimizer that :func:`make` (``name``, ``hparams``) must match step for step."""
-    import inspect
-
     import optax
 
-    check_choice("optimizer", name, OPTIMIZERS)
-    # every hyper-parameter as make() would use it: the given value, else our default
-    signature = inspect.signature(OPTIMIZERS[name])
-    h = {k: p.default for k, p in signature.parameters.items() if p.default is not p.empty}
-    unknown = sorted(set(hparams) - set(h))
-    if unknown:
-        raise TypeError(f"optimizer {name!r} has no hyper-parameter(s) {unknown}")
-    h.update(hparams)
+    h = hyperparameters(name, **hparams)  # every value as make() would use it
     twins = {
         "sgd": lambda: optax.sgd(h["lr"]),
         "momentum": lambda: optax.sgd(h["lr"], momentum=h["beta"]),

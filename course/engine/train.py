@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from course.engine import losses, models, optim
-from course.engine.checks import check_choice, check_float, check_int, check_key
+from course.engine.checks import as_number, check_choice, check_float, check_int, check_key
 from course.engine.data import Dataset
 
 Params = Any
@@ -154,14 +154,7 @@ def _pairs(args: Any) -> tuple[tuple[str, Any], ...]:
     for pair in args:
         if not (isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], str)):
             raise TypeError(message)
-    return tuple(sorted((name, _scalar(value)) for name, value in args))
-
-
-def _scalar(value: Any) -> Any:
-    """A 0-d NumPy/JAX number as a plain Python number (hashable, so configs can be cached)."""
-    if isinstance(value, np.ndarray | np.generic | jax.Array) and np.shape(value) == ():
-        return np.asarray(value).item()
-    return value
+    return tuple(sorted((name, as_number(value)) for name, value in args))
 
 
 def check_hparams(hp: HParams, config: TrainConfig, n_features: int | None = None) -> HParams:
