@@ -23,6 +23,7 @@ import jax
 import numpy as np
 
 from course.engine import data as datasets
+from course.engine import losses
 from course.engine.checks import check_choice
 from course.engine.models import MLP, active_weights
 from course.engine.sweep import SweepResult, sweep, sweep_point
@@ -152,26 +153,60 @@ class Study:
         active = active_weights(self.config.model)[0]["w"]  # (40, width)
         return float(np.mean(np.abs(w[:, active]) < NEAR_ZERO))
 
-    def matched_sparsity(self, n_index: int) -> dict[str, Any]:
-        """L1 and L2 strengths (level ≥ 1) with the closest test errors at one size.
+    def sparsest_at_no_cost(self, name: str, n_index: int, tol: float = 0.01) -> int:
+        """The strongest level of ``name`` whose validation error is within ``tol`` of off.
 
-        Returns the two levels, their test errors and near-zero weight fractions.
+        Chosen on validation only: the penalty as strong as it gets before it costs more
+        than ``tol`` of held-out error at this size.
         """
-        l1, l2 = (
-            self.errors("L1 weight penalty")[n_index],
-            self.errors("L2 weight penalty")[n_index],
-        )
-        diff = np.abs(l1[1:, None] - l2[None, 1:])  # (L1 level, L2 level), both ≥ 1
-        a, b = np.unravel_index(np.argmin(diff), diff.shape)
-        a, b = int(a) + 1, int(b) + 1
-        return {
-            "levels": (a, b),
-            "test": (float(l1[a]), float(l2[b])),
-            "near_zero": (
-                self.near_zero("L1 weight penalty", n_index, a),
-                self.near_zero("L2 weight penalty", n_index, b),
-            ),
-        }
+        val = self.errors(name, "val")[n_index]  # (level,)
+        return int(np.flatnonzero(val <= val[0] + tol).max())
+
+    def null_power(self, name: str) -> dict[str, np.ndarray]:
+        """How large a benefit a "|benefit| ≤ 0.01" test of ``name`` could have missed.
+
+        Per size: the seed-paired standard error of the benefit (ddof 1) and the smallest
+        true benefit the test would still flag at two standard errors, 0.01 + 2 SE.
+        """
+        none = 1 - self.unregularised().final("test_acc")  # (seed, n_train)
+        err = 1 - self.results[name].final("test_acc")  # (seed, n_train, level)
+        tuned = err[:, np.arange(len(self.sizes)), self.best_level(name)]  # (seed, n_train)
+        se = np.std(none - tuned, axis=0, ddof=1) / np.sqrt(self.seeds)
+        return {"se": se, "detectable": 0.01 + 2 * se}
+
+    def dead_zone(self, data: datasets.Dataset, n_index: int, level: int) -> dict[str, float]:
+        """Is an L1-switched-off weight one whose data gradient is below λ₁?
+
+        At a minimum of L_data + λ₁ Σ|w|, a weight can sit at 0 exactly when
+        ``|∂L_data/∂w| ≤ λ₁`` there. For the L1 runs at (size, level) this measures, on each
+        seed's own training set, the share of first-layer weights with ``|∂L_data/∂w| ≤ λ₁``
+        among the near-zero weights and among the others (means over seeds).
+        """
+        name = "L1 weight penalty"
+        lam, n = GRIDS[name][1][level], self.sizes[n_index]
+        model = self.config.model
+        x, y = data.x_train[:n], data.y_train[:n]  # (n, 40), (n,)
+
+        def data_loss(params: Any) -> jax.Array:
+            return losses.cross_entropy(model.apply(params, x), y).mean()
+
+        inside, outside = [], []
+        for s in range(self.seeds):
+            params = self.run_params(name, s, n_index, level)
+            g = np.abs(np.asarray(jax.grad(data_loss)(params)[0]["w"]))  # (40, width)
+            off = np.abs(np.asarray(params[0]["w"])) < NEAR_ZERO
+            inside.append(np.mean(g[off] <= lam))
+            outside.append(np.mean(g[~off] <= lam))
+        return {"near_zero": float(np.mean(inside)), "others": float(np.mean(outside))}
+
+    def run_params(self, name: str, seed: int, n_index: int, level: int) -> Any:
+        """The final parameters of one run of ``name``'s sweep."""
+        return jax.tree.map(lambda a: a[seed, n_index, level], self.results[name].params)
+
+    def inputs_switched_off(self, name: str, n_index: int, level: int) -> float:
+        """Fraction of inputs whose every first-layer weight is near zero (mean over seeds)."""
+        w = np.asarray(self.results[name].params[0]["w"][:, n_index, level])  # (seed, 40, width)
+        return float(np.mean(np.all(np.abs(w) < NEAR_ZERO, axis=-1)))
 
     def table(self) -> str:
         """Test error per size: none, then each regulariser tuned on validation (its strength)."""
@@ -220,6 +255,74 @@ def run(
             **{field: values},
         )  # fmt: skip
     return Study(results, list(sizes), config)
+
+
+def reversed_templates(max_shift: int = 3) -> np.ndarray:
+    """For each MNIST-1D class, the class whose template is nearest to its template reversed.
+
+    Nearest in squared distance, allowing a circular shift of up to ``max_shift`` samples
+    (the data set shifts its templates). Entry ``k`` ≠ ``k`` means reversing the signal in
+    time — the 1-D "horizontal flip" — turns class ``k``'s shape into another class's.
+    """
+    from mnist1d.data import get_templates
+
+    templates = np.asarray(get_templates()["x"], np.float64)  # (10, 12)
+    shifts = range(-max_shift, max_shift + 1)
+    nearest = []
+    for t in templates:
+        dist = [min(np.sum((np.roll(u, k) - t[::-1]) ** 2) for k in shifts) for u in templates]
+        nearest.append(int(np.argmin(dist)))
+    return np.asarray(nearest)
+
+
+def decoupled_decay(
+    *, key: jax.Array, n_train: int = 250, weight_decay: float = 3.0, seeds: int = SEEDS
+) -> dict[str, float]:
+    """AdamW (decoupled weight decay, no penalty in the loss) at one size.
+
+    The same network, data and budget as the study; each step shrinks every weight by the
+    factor ``1 − lr·weight_decay`` besides Adam's step. Returns mean validation and test
+    error and the near-zero fraction of the first-layer weights.
+    """
+    config = dataclasses.replace(
+        CONFIG, optimizer="adamw", optimizer_args=(("weight_decay", weight_decay),)
+    )
+    runs = sweep_point(config, dataset(), key=key, seeds=seeds, n_train=n_train)
+    w = np.abs(np.asarray(runs.params[0]["w"]))  # (seed, 40, width)
+    return {
+        "val": float(1 - runs.final("val_acc").mean()),
+        "test": float(1 - runs.final("test_acc").mean()),
+        "near_zero": float(np.mean(w < NEAR_ZERO)),
+    }
+
+
+def longer_budget(
+    *,
+    key: jax.Array,
+    name: str = "dropout",
+    steps: int = 2000,
+    n_train: int = 4000,
+    seeds: int = SEEDS,
+) -> dict[str, Any]:
+    """The study's sweep of ``name`` at one size, with ``steps`` instead of 500.
+
+    Returns the unregularised and the validation-tuned test errors, the tuned level and
+    the benefit, as :meth:`Study.benefit` computes them for the study itself.
+    """
+    check_choice("name", name, NAMES)
+    field, values = GRIDS[name]
+    config = dataclasses.replace(CONFIG, steps=steps)
+    runs = sweep(config, dataset(), key=key, seeds=seeds, n_trains=[n_train], progress=False,
+                 **{field: values}).isel(n_train=0)  # fmt: skip
+    val, test = (1 - runs.final(f"{split}_acc").mean(0) for split in ("val", "test"))
+    level = int(np.argmin(val))
+    return {
+        "epochs": steps * CONFIG.batch_size / n_train,
+        "none": float(test[0]),
+        "tuned": float(test[level]),
+        "level": level,
+        "benefit": float(test[0] - test[level]),
+    }
 
 
 def learning_panel(point: SweepResult, title: str) -> Lines:
