@@ -20,7 +20,7 @@ import numpy as np
 from course.engine import data as datasets
 from course.engine.models import MLP, Linear
 from course.engine.sweep import SweepResult, log_grid, stack, sweep, sweep_point
-from course.engine.train import TrainConfig
+from course.engine.train import TrainConfig, check_data
 from course.ui.figures import Figure, Lines, Series, band
 from course.ui.widgets import Explorer, slider
 
@@ -123,6 +123,39 @@ def errors_by_size(results: dict[str, SweepResult]) -> dict[str, dict[str, np.nd
         train = 1 - r.final("train_acc").mean(0)
         out[name] = {"test": test, "gap": test - train}
     return out
+
+
+def paired_difference(results: dict[str, SweepResult], a: str, b: str) -> dict[str, np.ndarray]:
+    """How much lower ``a``'s test error is than ``b``'s per size: mean and paired 2 s.e.
+
+    Both architectures train on the same seeds' data, so the difference is taken seed by
+    seed; two standard errors (ddof 1) bound what seed noise can do to the mean.
+    """
+    diff = results[a].final("test_acc") - results[b].final("test_acc")  # (seed, n)
+    se = np.std(diff, axis=0, ddof=1) / np.sqrt(diff.shape[0])
+    return {"mean": diff.mean(0), "two_se": 2 * se}
+
+
+def standardised_labels() -> dict[str, Any]:
+    """Source 004 §3.2.1's preprocessing applied to class labels (the 8×8 digits).
+
+    Returns the labels, the labels standardised as the source does, what casting those back
+    to integers gives, and the engine's refusal to train softmax cross-entropy on them.
+    """
+    d = datasets.digits(flatten=True)
+    y = np.asarray(d.y_train)
+    standardised = ((y - y.mean()) / y.std()).astype(np.float32)
+    try:
+        check_data(TrainConfig(MLP(64, (32,), 10)), dataclasses.replace(d, y_train=standardised))
+        refusal = ""
+    except (TypeError, ValueError) as err:
+        refusal = f"{type(err).__name__}: {err}"
+    return {
+        "labels": y,
+        "standardised": standardised,
+        "cast_to_int": standardised.astype(np.int32),
+        "refusal": refusal,
+    }
 
 
 def model_sizes_figure(results: dict[str, SweepResult]) -> Figure:
@@ -376,6 +409,13 @@ def largest_rise(result: SweepResult) -> tuple[float, float, int]:
     rises = mean[1:] - mean[:-1]
     i = int(np.argmax(rises))
     return float(rises[i]), float(2 * np.sqrt((std[i] ** 2 + std[i + 1] ** 2) / DD_SEEDS)), i + 1
+
+
+def samplewise_threshold(result: SweepResult) -> int:
+    """Index of the first size at which the network no longer fits every training label."""
+    train = 1 - result.final("train_acc").mean(0)  # (n,)
+    above = np.flatnonzero(train > INTERPOLATED)
+    return int(above[0]) if len(above) else len(train)
 
 
 def samplewise_figure(result: SweepResult, width: int = SAMPLE_WIDTH) -> Figure:
