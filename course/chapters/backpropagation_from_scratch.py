@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -24,7 +25,7 @@ import numpy as np
 
 from course.engine import data as datasets
 from course.engine.checks import check_choice, check_int
-from course.engine.models import MLP
+from course.engine.models import MLP, init_std
 from course.ui.controls import dropdown
 from course.ui.figures import Figure, Lines, Series, band
 from course.ui.widgets import Explorer, slider
@@ -152,18 +153,31 @@ def matmul_flops(sizes: tuple[int, ...], batch: int) -> tuple[int, int]:
     return sum(per_layer), 2 * sum(per_layer) - per_layer[0]
 
 
-def xla_flops(sizes: tuple[int, ...], batch: int, activation: str = "relu") -> tuple[float, float]:
-    """FLOPs XLA counts (cost analysis) for the forward pass and for loss + gradients."""
+def _loss_program(
+    sizes: tuple[int, ...], batch: int, activation: str = "relu"
+) -> tuple[Params, Any, jax.Array]:
+    """An MLP's parameters, its mean cross-entropy on a fixed batch, and that batch's inputs."""
     model = MLP(sizes[0], tuple(sizes[1:-1]), sizes[-1], activation)
     params = model.init(key=jax.random.key(0))
-    x = jnp.zeros((batch, sizes[0]))
+    x = jax.random.normal(jax.random.key(1), (batch, sizes[0]))  # (batch, n_in)
     y = jnp.zeros((batch,), jnp.int32)
 
     def loss(p: Params) -> jax.Array:
         return cross_entropy(forward(p, x, activation)[0], y)
 
+    return params, loss, x
+
+
+def _compiled(fn: Any, params: Params) -> Any:
+    return jax.jit(fn).lower(params).compile()
+
+
+def xla_flops(sizes: tuple[int, ...], batch: int, activation: str = "relu") -> tuple[float, float]:
+    """FLOPs XLA counts (cost analysis) for the forward pass and for loss + gradients."""
+    params, loss, _ = _loss_program(sizes, batch, activation)
+
     def flops(fn: Any) -> float:
-        analysis = jax.jit(fn).lower(params).compile().cost_analysis()
+        analysis = _compiled(fn, params).cost_analysis()
         analysis = analysis[0] if isinstance(analysis, list) else analysis
         return float(analysis["flops"])
 
@@ -176,19 +190,55 @@ def wall_times(sizes: tuple[int, ...], batch: int, repeat: int = 20) -> tuple[fl
     """Median wall time (s) of the jitted forward pass and of loss + gradients, after warm-up."""
     from course.engine.runtime import timeit
 
-    model = MLP(sizes[0], tuple(sizes[1:-1]), sizes[-1], "relu")
-    params = model.init(key=jax.random.key(0))
-    x = jax.random.normal(jax.random.key(1), (batch, sizes[0]))
-    y = jnp.zeros((batch,), jnp.int32)
-
-    def loss(p: Params) -> jax.Array:
-        return cross_entropy(forward(p, x, "relu")[0], y)
-
+    params, loss, _ = _loss_program(sizes, batch)
     f, g = jax.jit(loss), jax.jit(jax.value_and_grad(loss))
     return (
         float(np.median(timeit(lambda: f(params), repeat=repeat))),
         float(np.median(timeit(lambda: g(params), repeat=repeat))),
     )
+
+
+def working_memory(depths: Sequence[int], width: int = 256, batch: int = 1000) -> dict:
+    """Scratch memory XLA allocates (its memory analysis) for loss alone and for its gradient.
+
+    For ReLU MLPs 40 → width × depth → 10 on ``batch`` examples. The gradient program must
+    keep what the backward pass reads — every layer's activations — so its scratch memory
+    grows with depth; the forward pass can drop each activation once the next is computed.
+
+    Returns the depths, the scratch bytes of both programs per depth, and the bytes of one
+    layer's activations (batch × width float32).
+    """
+    forward_bytes, gradient_bytes = [], []
+    for depth in depths:
+        params, loss, _ = _loss_program((40, *([width] * depth), 10), batch)
+        forward_bytes.append(_compiled(loss, params).memory_analysis().temp_size_in_bytes)
+        gradient_bytes.append(
+            _compiled(jax.grad(loss), params).memory_analysis().temp_size_in_bytes
+        )
+    return {
+        "depths": list(depths),
+        "forward": np.asarray(forward_bytes),
+        "gradient": np.asarray(gradient_bytes),
+        "activation": batch * width * 4,
+    }
+
+
+def signal_variance(
+    depth: int, scheme: str, *, key: jax.Array, width: int = 256, batch: int = 512
+) -> np.ndarray:
+    """Variance of the pre-activations of each layer of a ReLU stack, input of variance 1.
+
+    Weights are drawn with :func:`course.engine.models.init_std` (``he``, ``glorot`` or
+    ``lecun``); the Glorot/He argument predicts how this variance changes from layer to layer.
+    """
+    k_x, k_w = jax.random.split(key)
+    h = jax.random.normal(k_x, (batch, width))  # (batch, width)
+    out = []
+    for k in jax.random.split(k_w, depth):
+        z = h @ (init_std(scheme, width, width) * jax.random.normal(k, (width, width)))
+        out.append(float(jnp.var(z)))
+        h = jax.nn.relu(z)
+    return np.asarray(out)
 
 
 # ---- vanishing gradients -----------------------------------------------------------------
