@@ -81,11 +81,23 @@ class Valley:
 
     paths: np.ndarray  # (optimizer, kappa, lr, step + 1, 2)
     losses: np.ndarray  # (optimizer, kappa, lr, step + 1)
+    angle: float = ANGLE  # the valley's rotation against the coordinate axes (radians)
 
-    def steps_to(self, tol: float = TOL) -> np.ndarray:
-        """First step with f < tol·f(w₀), per (optimizer, kappa, lr); STEPS + 1 if never."""
+    def steps_to(self, tol: float = TOL, *, stay: bool = True) -> np.ndarray:
+        """Steps to reach f < tol·f(w₀), per (optimizer, kappa, lr); STEPS + 1 if never.
+
+        With ``stay`` (the default) the step from which f stays below until the end of the
+        run — an optimizer that crosses the tolerance and bounces back out has not reached
+        it; without, the first step below.
+        """
         ok = np.nan_to_num(self.losses, nan=np.inf) < tol * self.losses[..., :1]
+        if stay:
+            ok = np.flip(np.logical_and.accumulate(np.flip(ok, -1), -1), -1)
         return np.where(ok.any(-1), ok.argmax(-1), STEPS + 1)
+
+
+AXES = {"rotated 30°": ANGLE, "axis-aligned": 0.0}
+EXPLORER_LRS = LRS[2:]  # the explorer's η (its static twin holds every frame; η < 0.03 is slow)
 
 
 def valley(*, steps: int = STEPS, angle: float = ANGLE) -> Valley:
@@ -96,29 +108,32 @@ def valley(*, steps: int = STEPS, angle: float = ANGLE) -> Valley:
         w, f = _compiled(name, steps, angle)(lrs, kappas)  # (kappa, lr, step + 1, ...)
         paths.append(np.asarray(w))
         losses.append(np.asarray(f))
-    return Valley(np.stack(paths), np.stack(losses))
+    return Valley(np.stack(paths), np.stack(losses), angle)
 
 
-def steps_to_tolerance(v: Valley, tol: float = TOL) -> dict[str, np.ndarray]:
+def steps_to_tolerance(v: Valley, tol: float = TOL, *, stay: bool = True) -> dict[str, np.ndarray]:
     """Steps each optimizer needs at each κ, at its best learning rate on the grid."""
-    best = v.steps_to(tol).min(axis=-1)  # (optimizer, kappa)
+    best = v.steps_to(tol, stay=stay).min(axis=-1)  # (optimizer, kappa)
     return {name: best[i] for i, name in enumerate(OPTIMIZERS)}
 
 
-def _ellipse(kappa: float, level: float) -> tuple[np.ndarray, np.ndarray]:
-    h = np.asarray(hessian(jnp.float32(kappa)), np.float64)
+def _ellipse(kappa: float, level: float, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    h = np.asarray(hessian(jnp.float32(kappa), angle), np.float64)
     vals, vecs = np.linalg.eigh(h)
     t = np.linspace(0, 2 * np.pi, 25)
     pts = vecs @ (np.sqrt(2 * level / vals)[:, None] * np.stack([np.cos(t), np.sin(t)]))
     return pts[0], pts[1]
 
 
-def valley_figure(v: Valley, values: dict[str, Any]) -> Figure:
+def valley_figure(valleys: dict[str, Valley], values: dict[str, Any]) -> Figure:
     """The path in the valley, the loss against steps, steps-to-tolerance against κ."""
     name, kappa, lr = values["optimizer"], values["kappa"], values["lr"]
+    v = valleys[values.get("axes", next(iter(valleys)))]
     o, k, j = OPTIMIZERS.index(name), KAPPAS.index(kappa), LRS.index(lr)
     f0 = float(v.losses[0, k, 0, 0])
-    contours = [Series(*_ellipse(kappa, f0 * s), color="#cccccc") for s in (0.02, 0.2, 1.0)]
+    contours = [
+        Series(*_ellipse(kappa, f0 * s, v.angle), color="#cccccc") for s in (0.02, 0.2, 1.0)
+    ]
     path = v.paths[o, k, j, :121:4]
     path = np.clip(np.nan_to_num(path, nan=1e3), -1e3, 1e3)
     trajectory = Lines(
@@ -130,9 +145,9 @@ def valley_figure(v: Valley, values: dict[str, Any]) -> Figure:
         ylim=(-2.0, 2.0),
         legend=False,
     )
-    steps = np.arange(0, STEPS + 1, 10)
+    steps = np.arange(0, STEPS + 1, 20)
     with np.errstate(over="ignore", invalid="ignore"):
-        rel = np.nan_to_num(v.losses[:, k, :, ::10] / f0, nan=1e9, posinf=1e9)
+        rel = np.nan_to_num(v.losses[:, k, :, ::20] / f0, nan=1e9, posinf=1e9)
     rel = np.clip(rel, 1e-12, 1e9)
     best_gd = int(np.argmin(v.steps_to()[0, k]))
     loss = Lines(
@@ -166,7 +181,7 @@ def valley_figure(v: Valley, values: dict[str, Any]) -> Figure:
             )
             for n in OPTIMIZERS
         ],
-        title=f"steps to f < {TOL:g}·f(w₀) (best η)",
+        title=f"steps until f stays < {TOL:g}·f(w₀) (best η)",
         xlabel="condition number κ",
         ylabel="steps",
         xlog=True,
@@ -177,17 +192,24 @@ def valley_figure(v: Valley, values: dict[str, Any]) -> Figure:
         legend_loc="upper left",
     )
     reached = v.steps_to()[o, k, j]
-    verdict = f"tolerance after {reached} steps" if reached <= STEPS else "tolerance not reached"
+    verdict = f"below tolerance from step {reached}" if reached <= STEPS else "not within tolerance"
+    axes = f"{np.degrees(v.angle):.0f}° valley" if v.angle else "axis-aligned valley"
     return Figure(
         [trajectory, loss, summary],
-        title=f"{LABELS[name]}, κ = {kappa}, η = {lr}: {verdict}",
+        title=f"{LABELS[name]}, {axes}, κ = {kappa}, η = {lr}: {verdict}",
         width=12.5,
         height=4.0,
     )
 
 
-def valley_explorer(v: Valley) -> Explorer:
-    """Optimizer, condition number and learning rate, over the precomputed valley runs."""
+def valleys(*, steps: int = STEPS) -> dict[str, Valley]:
+    """The valley rotated by 30° and aligned with the axes (see :data:`AXES`)."""
+    return {label: valley(steps=steps, angle=angle) for label, angle in AXES.items()}
+
+
+def valley_explorer(runs: dict[str, Valley] | Valley) -> Explorer:
+    """Optimizer, condition number, learning rate and the valley's axes, over precomputed runs."""
+    runs = runs if isinstance(runs, dict) else {"rotated 30°": runs}
     return Explorer(
         [
             dropdown(
@@ -196,10 +218,11 @@ def valley_explorer(v: Valley) -> Explorer:
                 label="optimizer",
                 default="momentum",
             ),
+            dropdown("axes", list(runs), label="valley"),
             slider("kappa", KAPPAS, label="condition number κ", default=100),
-            slider("lr", LRS, label="learning rate η", default=0.3),
+            slider("lr", EXPLORER_LRS, label="learning rate η", default=0.3),
         ],
-        view=lambda values, _: valley_figure(v, values),
+        view=lambda values, _: valley_figure(runs, values),
         lookup=lambda values: None,
         title="Optimizers in an ill-conditioned valley",
         note=f"Each optimizer ran {STEPS} steps from w₀ = {START} for every κ and η (vmapped).",
@@ -337,3 +360,111 @@ def gradient_variance(*, key: jax.Array, draws: int = 2000) -> dict[int, float]:
         g = jax.vmap(grad)(idx)  # (draws, 5)
         out[b] = float(jnp.sum(jnp.var(g, axis=0)))
     return out
+
+
+# ---- batch GD against SGD from one start ---------------------------------------------------
+
+
+def descent_curves(
+    d: datasets.Dataset, batch: int | None, *, start: jax.Array, key: jax.Array, steps: int = 100,
+    lr: float = 0.01,
+) -> np.ndarray:  # fmt: skip
+    """Half-MSE on the training set along gradient descent from ``start`` (w then b).
+
+    ``batch=None`` averages the gradient over every training example (batch GD);
+    otherwise each step draws ``batch`` examples with ``key`` (SGD for 1, mini-batch above).
+    Returns the loss before each step and after the last, shape (steps + 1,).
+    """
+    x, y = jnp.asarray(d.x_train), jnp.asarray(d.y_train)  # (n, p), (n,)
+    n = x.shape[0]
+
+    def loss(theta: jax.Array, idx: jax.Array) -> jax.Array:
+        return 0.5 * jnp.mean((x[idx] @ theta[:-1] + theta[-1] - y[idx]) ** 2)
+
+    def step(theta: jax.Array, k: jax.Array) -> tuple[jax.Array, jax.Array]:
+        idx = jnp.arange(n) if batch is None else jax.random.randint(k, (batch,), 0, n)
+        return theta - lr * jax.grad(loss)(theta, idx), loss(theta, jnp.arange(n))
+
+    theta, curve = jax.lax.scan(step, start, jax.random.split(key, steps))
+    return np.append(np.asarray(curve), float(loss(theta, jnp.arange(n))))
+
+
+# ---- where the linear scaling rule breaks, and the noise ball -------------------------------
+
+SCALING_BATCHES = [1, 10, 100, 250, 500, 1000]
+SCALING_EXAMPLES = 20_000
+
+
+def _regression_task(key: jax.Array) -> datasets.Dataset:
+    return datasets.regression(n_train=1000, n_test=1000, n_features=4, noise=1.0, key=key)
+
+
+def curvature(d: datasets.Dataset) -> float:
+    """L: the largest eigenvalue of the training loss's Hessian (the engine's half-MSE)."""
+    x = np.c_[np.asarray(d.x_train, np.float64), np.ones(len(d.x_train))]  # (n, p + 1)
+    return float(np.linalg.eigvalsh(x.T @ x / len(x)).max())
+
+
+def least_squares_loss(d: datasets.Dataset) -> float:
+    """The smallest training half-MSE any linear model reaches (NumPy's lstsq)."""
+    x = np.c_[np.asarray(d.x_train, np.float64), np.ones(len(d.x_train))]
+    y = np.asarray(d.y_train, np.float64).reshape(-1)
+    theta = np.linalg.lstsq(x, y, rcond=None)[0]
+    return float(0.5 * np.mean((x @ theta - y) ** 2))
+
+
+def _sgd_config(batch: int, steps: int, n_logs: int = 10) -> TrainConfig:
+    return TrainConfig(Linear(4, 1), loss="mse", optimizer="sgd", batch_size=batch, steps=steps,
+                       n_logs=n_logs, lr=0.01)  # fmt: skip
+
+
+def scaling_rule(
+    *, key: jax.Array, base_lr: float = 0.002, seeds: int = 4,
+    batches: tuple[int, ...] = tuple(SCALING_BATCHES),
+) -> dict[str, Any]:  # fmt: skip
+    """The linear scaling rule η = base_lr·B at a fixed number of examples seen.
+
+    Every batch size sees SCALING_EXAMPLES examples (SCALING_EXAMPLES / B steps). Returns
+    per B the learning rate, its ratio to the stability limit 2/L, the final training
+    loss's excess over least squares (mean over seeds; inf if not finite) and whether the
+    runs diverged (ended above the loss of the all-zero starting model).
+    """
+    k_data, k_train = jax.random.split(key)
+    d = _regression_task(k_data)
+    limit, floor = 2 / curvature(d), least_squares_loss(d)
+    start = float(0.5 * np.mean(np.square(d.y_train)))  # the zero-initialised model's loss
+    lrs, excess, diverged = [], [], []
+    for b in batches:
+        lr = base_lr * b
+        runs = sweep(_sgd_config(b, SCALING_EXAMPLES // b), d, key=k_train, seeds=seeds,
+                     n_trains=[1000], lr=[lr], progress=False)  # fmt: skip
+        final = runs.final("train_loss")
+        lrs.append(lr)
+        finite = bool(np.all(np.isfinite(final)))
+        excess.append(float(np.mean(final)) - floor if finite else np.inf)
+        diverged.append(not finite or bool(np.any(final > start)))
+    return {"batches": list(batches), "lr": np.asarray(lrs), "diverged": np.asarray(diverged),
+            "lr_over_limit": np.asarray(lrs) / limit, "excess": np.asarray(excess)}  # fmt: skip
+
+
+NOISE_BALL_LRS = [0.01, 0.03, 0.1]
+NOISE_BALL_BATCHES = [1, 4, 16]
+
+
+def noise_ball(*, key: jax.Array, steps: int = 4000, seeds: int = 4) -> dict[str, np.ndarray]:
+    """Where constant-step SGD settles: excess training loss over least squares.
+
+    For each batch size B and learning rate η, the mean excess over the second half of the
+    run (after it has settled) and over seeds. Theory for small η: proportional to η/B.
+    """
+    k_data, k_train = jax.random.split(key)
+    d = _regression_task(k_data)
+    floor = least_squares_loss(d)
+    excess = []
+    for b in NOISE_BALL_BATCHES:
+        runs = sweep(_sgd_config(b, steps, n_logs=40), d, key=k_train, seeds=seeds,
+                     n_trains=[1000], lr=NOISE_BALL_LRS, progress=False)  # fmt: skip
+        loss = runs.metrics["train_loss"][:, 0, :, 20:]  # (seed, lr, settled logs)
+        excess.append(loss.mean(axis=(0, 2)) - floor)
+    lrs, batches = np.meshgrid(NOISE_BALL_LRS, NOISE_BALL_BATCHES)
+    return {"excess": np.asarray(excess), "lr_over_batch": lrs / batches}  # (batch, lr)
