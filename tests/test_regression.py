@@ -45,6 +45,34 @@ def test_gd_converges_below_and_diverges_above_two_over_l(grid):
     found = regression.check_divergence(grid)
     assert found.holds, found
     assert found.below_total > 500 and found.above_total > 50
+    assert found.worst_relative_distance < 0.05  # the notebook's "within 5 % of θ*"
+
+
+def test_convergence_is_judged_against_step_0_not_the_first_log(grid):
+    """A run that only got worse after step 0 must not count as converged."""
+    worse = dataclasses.replace(grid, start=np.zeros_like(grid.start))  # as if each rose from 0
+    assert regression.check_divergence(worse).below_converged == 0
+
+
+def test_explorer_title_counts_the_draws_that_diverge(grid):
+    n_index = 0  # n = 20: the four draws' 2/L spread around the grid's learning rates
+    limits = 2 / grid.curvature[:, n_index]
+    lr = next(v for v in regression.LRS if limits.min() < v < limits.max())
+    values = {"n_train": regression.SIZES[n_index], "noise": regression.NOISES[0], "lr": lr}
+    ex = regression.explorer(grid, key=KEY)
+    ex.set(**values)
+    assert f"{int(np.sum(lr > limits))} of 4 draws diverge" in ex.last_spec.title
+
+
+def test_standardising_restores_the_conditioning():
+    cond = regression.conditioning(key=KEY)
+    assert cond["raw units"]["kappa"] > 100 * cond["standardised"]["kappa"]
+    assert cond["raw units"]["relative_distance"] > 0.1
+    assert cond["standardised"]["relative_distance"] < 1e-5
+    # standardising uses the training statistics: the training features end centred, unit scale
+    d = regression.standardise(regression.regression_data(0.1, 0, key=KEY))
+    np.testing.assert_allclose(np.asarray(d.x_train).mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(d.x_train).std(0), 1, atol=1e-5)
 
 
 def test_the_divergence_check_can_fail(grid):

@@ -31,7 +31,6 @@ NOISES = [0.1, 1.0, 10.0, 50.0]
 LRS = [0.05, 0.1, 0.2, 0.4, 0.7, 1.0, 1.2, 1.4, 1.6, 1.9]
 DATA_SEEDS = 4
 STEPS = 200
-FLOAT32_ROUNDING = 1e-6  # relative: about 8 float32 ulps
 FEATURES = 4
 CONFIG = TrainConfig(
     Linear(FEATURES, 1),
@@ -94,6 +93,55 @@ def fit_gd(
     return params[0]["w"][:, 0], float(params[0]["b"][0]), jax.tree.map(np.asarray, run.history)
 
 
+def condition_number(x: Any) -> float:
+    """κ = λ_max / λ_min of H = X̃ᵀX̃ / n: how many times flatter the flattest direction is."""
+    xa = augmented(x)
+    eig = np.linalg.eigvalsh(xa.T @ xa / len(xa))
+    return float(eig[-1] / eig[0])
+
+
+def standardise(d: datasets.Dataset) -> datasets.Dataset:
+    """Features centred and scaled by the *training* mean and standard deviation."""
+    x = np.asarray(d.x_train, np.float64)
+    mean, std = x.mean(0), x.std(0)
+    scale = lambda a: ((np.asarray(a, np.float64) - mean) / std).astype(np.float32)  # noqa: E731
+    return dataclasses.replace(d, x_train=scale(d.x_train), x_test=scale(d.x_test))
+
+
+def conditioning(*, key: jax.Array, n_train: int = 100, steps: int = STEPS) -> dict[str, dict]:
+    """GD at η = 1/L on the chapter's data as generated, with raw units, and standardised.
+
+    "raw units": feature 0 measured in units ten times smaller (×10) and feature 1 offset
+    by +5 (not centred) — what real features look like. For each version: L, κ, and the
+    distance to the least-squares solution after ``steps`` steps relative to the start's.
+    """
+    d = regression_data(0.1, 0, key=key)
+    x_raw = np.asarray(d.x_train) * np.array([10, 1, 1, 1]) + np.array([0, 5, 0, 0])
+    x_raw_test = np.asarray(d.x_test) * np.array([10, 1, 1, 1]) + np.array([0, 5, 0, 0])
+    raw = dataclasses.replace(
+        d, x_train=x_raw.astype(np.float32), x_test=x_raw_test.astype(np.float32)
+    )
+    out = {}
+    for name, version in (
+        ("as generated", d),
+        ("raw units", raw),
+        ("standardised", standardise(raw)),
+    ):
+        x, y = version.x_train[:n_train], version.y_train[:n_train]
+        lip = curvature(x)
+        w, b, _ = fit_gd(version, n_train, lr=1 / lip, steps=steps, key=key)
+        w_star, b_star = closed_form(x, y)
+        out[name] = {
+            "L": lip,
+            "kappa": condition_number(x),
+            "relative_distance": float(
+                np.linalg.norm(np.r_[w - w_star, b - b_star])
+                / np.linalg.norm(np.r_[w_star, b_star])
+            ),
+        }
+    return out
+
+
 @dataclasses.dataclass
 class Grid:
     """The chapter's sweep and what is needed to judge it."""
@@ -103,14 +151,16 @@ class Grid:
     optimum: np.ndarray  # (noise, data, n_train): smallest ½-MSE on the first n examples
     test_optimum: np.ndarray  # (noise, data, n_train): test ½-MSE of the least-squares fit
     distance: np.ndarray  # (noise, data, n_train, lr): ‖w − w*‖ after STEPS steps
+    start: np.ndarray  # (noise, data, n_train): ½-MSE at step 0 (θ = 0)
+    start_distance: np.ndarray  # (noise, data, n_train): ‖θ*‖, the distance at step 0
 
 
 def run(*, key: jax.Array, progress: bool = False) -> Grid:
     """Train every noise × data draw × size × learning rate (one sweep per data set)."""
-    by_noise, optimum, test_opt, distance, curv = [], [], [], [], []
+    by_noise, optimum, test_opt, distance, curv, start, start_dist = [], [], [], [], [], [], []
     k_data, k_train = jax.random.split(key)
     for noise in NOISES:
-        by_seed, opt_s, test_s, dist_s = [], [], [], []
+        by_seed, opt_s, test_s, dist_s, start_s, start_d = [], [], [], [], [], []
         for s in range(DATA_SEEDS):
             d = regression_data(noise, s, key=k_data)  # same inputs at every noise level
             if len(curv) < DATA_SEEDS:  # L depends on the inputs only: take it once per draw
@@ -118,25 +168,33 @@ def run(*, key: jax.Array, progress: bool = False) -> Grid:
             r = sweep(CONFIG, d, key=k_train, seeds=1, n_trains=SIZES, lr=LRS, progress=progress)
             by_seed.append(r)
             opt_s.append([optimum_loss(d.x_train[:n], d.y_train[:n]) for n in SIZES])
-            test_row, dist_row = [], []
+            y = np.asarray(d.y_train, np.float64).reshape(-1)
+            start_s.append([0.5 * np.mean(y[:n] ** 2) for n in SIZES])  # the zero model's loss
+            test_row, dist_row, norm_row = [], [], []
             for j, n in enumerate(SIZES):
                 w, b = closed_form(d.x_train[:n], d.y_train[:n])
                 res = d.x_test @ w + b - d.y_test
                 test_row.append(0.5 * np.mean(res * res))
                 got = np.c_[r.params[0]["w"][0, j, :, :, 0], r.params[0]["b"][0, j, :, 0]]
                 dist_row.append(np.linalg.norm(got - np.r_[w, b][None, :], axis=1))
+                norm_row.append(np.linalg.norm(np.r_[w, b]))  # distance at step 0 (θ = 0)
             test_s.append(test_row)
             dist_s.append(dist_row)
+            start_d.append(norm_row)
         by_noise.append(stack(by_seed, "data", list(range(DATA_SEEDS))))
         optimum.append(opt_s)
         test_opt.append(test_s)
         distance.append(dist_s)
+        start.append(start_s)
+        start_dist.append(start_d)
     return Grid(
         stack(by_noise, "noise", NOISES),
         np.array(curv),
         np.array(optimum),
         np.array(test_opt),
         np.array(distance),
+        np.array(start),
+        np.array(start_dist),
     )
 
 
@@ -148,10 +206,11 @@ class DivergenceCheck:
     below_total: int
     above_diverged: int
     above_total: int
+    worst_relative_distance: float  # below the threshold: max ‖θ − θ*‖ / ‖θ*‖ after STEPS steps
 
     @property
     def holds(self) -> bool:
-        """Every run clearly below 2/L decreased the loss; every run clearly above blew up."""
+        """Every run clearly below 2/L ended below its step-0 loss; every run above blew up."""
         return (
             self.below_converged == self.below_total
             and self.above_diverged == self.above_total
@@ -164,20 +223,20 @@ def check_divergence(grid: Grid, margin: float = 0.05) -> DivergenceCheck:
     """Compare every run's fate with the threshold 2/L of its own data (± ``margin``)."""
     loss = grid.result.metrics["train_loss"][:, :, 0]  # (noise, data, n, lr, log)
     final = loss[..., -1]
-    first = loss[..., 0]
+    first = grid.start[..., None]  # (noise, data, n, 1): the loss at step 0, θ = 0
     thresh = 2 / grid.curvature[None, :, :, None]  # (1, data, n, 1)
     lrs = np.asarray(LRS)[None, None, None, :]
     below = np.broadcast_to(lrs < thresh * (1 - margin), final.shape)
     above = np.broadcast_to(lrs > thresh * (1 + margin), final.shape)
-    # Not above the first logged loss, to float32 rounding: a run that is already at its
-    # minimum by the first log reads that same loss ± 1 ulp (1e-4 at a loss of 1255) later.
-    converged = np.isfinite(final) & (final <= first * (1 + FLOAT32_ROUNDING))
+    converged = np.isfinite(final) & (final < first)
     diverged = ~np.isfinite(final) | (final > 1e3 * first)
+    relative = grid.distance / grid.start_distance[..., None]  # (noise, data, n, lr)
     return DivergenceCheck(
         int((below & converged).sum()),
         int(below.sum()),
         int((above & diverged).sum()),
         int(above.sum()),
+        float(relative[below].max()),
     )
 
 
@@ -243,9 +302,11 @@ def figure(grid: Grid, values: dict[str, Any], point: SweepResult) -> Figure:
         legend_loc="upper right",
     )
     dist = grid.distance[i_noise, :, i_n, i_lr]
-    verdict = "diverges" if lr > threshold else "converges"
+    above = int(np.sum(lr > 2 / grid.curvature[:, i_n]))  # draws whose own 2/L is below η
+    draws = len(grid.curvature)
+    verdict = {0: "converges", draws: "diverges"}.get(above, f"{above} of {draws} draws diverge")
     title = (
-        f"n = {n}, noise = {noise}, η = {lr} ({verdict}: 2/L = {threshold:.2f}); "
+        f"n = {n}, noise = {noise}, η = {lr} ({verdict}: mean 2/L = {threshold:.2f}); "
         f"‖w − w*‖ = {np.mean(dist):.2g} after {STEPS} steps"
     )
     return Figure([curve, by_lr, by_n], title=title, width=12.5, height=3.9)
