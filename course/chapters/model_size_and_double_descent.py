@@ -405,7 +405,7 @@ def largest_rise(result: SweepResult) -> tuple[float, float, int]:
     Returns (rise, two standard errors of that difference, index of the larger size).
     """
     test = 1 - result.final("test_acc")  # (seed, n)
-    mean, std = test.mean(0), test.std(0)
+    mean, std = test.mean(0), test.std(0, ddof=1)
     rises = mean[1:] - mean[:-1]
     i = int(np.argmax(rises))
     return float(rises[i]), float(2 * np.sqrt((std[i] ** 2 + std[i + 1] ** 2) / DD_SEEDS)), i + 1

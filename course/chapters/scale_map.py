@@ -89,8 +89,10 @@ def claims(result: SweepResult, *, small_benefit: float = 0.10, gain: float = 0.
         small_benefit: the benefit of width at the smallest size must be below this.
         gain: the benefit at the largest size must exceed the smallest size's by this.
     """
-    mean, std = errors(result)  # (n, width)
-    k = result.shape[result.dims.index("seed")]
+    mean, _ = errors(result)  # (n, width)
+    ax = result.dims.index("seed")
+    k = result.shape[ax]
+    std = (1 - result.final("test_acc")).std(axis=ax, ddof=1)  # sample std over seeds
     rise = mean[1:] - mean[:-1]
     allowed = 2 * np.sqrt((std[1:] ** 2 + std[:-1] ** 2) / k)
     total_fall = mean[0] - mean[-1]
@@ -105,6 +107,21 @@ def claims(result: SweepResult, *, small_benefit: float = 0.10, gain: float = 0.
             benefit[0] < small_benefit and benefit[-1] > benefit[0] + gain
         ),
     )
+
+
+def epochs(n_train: int, config: TrainConfig = CONFIG) -> float:
+    """Passes over the training set that the fixed step budget makes at ``n_train``."""
+    return config.steps * config.batch_size / n_train
+
+
+def longer_budget(
+    *, key: jax.Array, steps: int = 2000, sizes: tuple[int, ...] = (SIZES[0], SIZES[-1]),
+    widths: tuple[int, ...] = (WIDTHS[0], WIDTHS[-1]), seeds: int = SEEDS,
+) -> SweepResult:  # fmt: skip
+    """The map's corners again with ``steps`` instead of 500 (same key: the same seeds)."""
+    config = dataclasses.replace(CONFIG, steps=steps)
+    return sweep(config, datasets.mnist1d(), key=key, seeds=seeds, n_trains=list(sizes),
+                 widths=list(widths), progress=False)  # fmt: skip
 
 
 def figure(result: SweepResult, point: SweepResult, values: dict[str, Any]) -> Figure:
