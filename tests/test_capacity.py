@@ -30,8 +30,12 @@ def test_the_bigger_mlp_overfits_more_and_pays_off_only_with_data():
     assert np.all(big["gap"][4:] > small["gap"][4:] + 0.03)
     gain = capacity.paired_difference(sizes, "MLP 256-128", "MLP 128")
     np.testing.assert_allclose(gain["mean"], small["test"] - big["test"], atol=1e-6)
-    assert abs(gain["mean"][0]) + gain["two_se"][0] < 0.03  # no gain of 3 points at n = 125
-    assert gain["mean"][-1] - gain["two_se"][-1] > 0.05  # 5 points or more at n = 4000
+    # the 95 % half-width is Student's t (3 dof for 4 seeds) times the paired standard error
+    diff = sizes["MLP 256-128"].final("test_acc") - sizes["MLP 128"].final("test_acc")
+    se = np.std(diff, axis=0, ddof=1) / 2  # (seed = 4, n): s / √4
+    np.testing.assert_allclose(gain["ci95"], 3.182446 * se, rtol=1e-5)
+    assert abs(gain["mean"][0]) + gain["ci95"][0] < 0.03  # no gain of 3 points at n = 125
+    assert gain["mean"][-1] - gain["ci95"][-1] > 0.05  # 5 points or more at n = 4000
     linear = errors["linear (baseline)"]["test"]
     assert big["test"][-1] < linear[-1] - 0.2
 

@@ -100,6 +100,10 @@ def test_per_coordinate_scaling_helps_only_in_the_axis_aligned_valley():
     rotated = descent.steps_to_tolerance(valleys["rotated 30°"])
     aligned = descent.steps_to_tolerance(valleys["axis-aligned"])
     k10, k100 = descent.KAPPAS.index(10), descent.KAPPAS.index(100)
+    # the start turns with the valley: rotation-invariant updates take the very same steps
+    for name in ("sgd", "momentum", "nesterov"):
+        np.testing.assert_array_equal(aligned[name], rotated[name])
+    np.testing.assert_allclose(descent.start(descent.ANGLE), descent.START, atol=1e-12)
     assert aligned["adagrad"][k100] < aligned["sgd"][k100] / 3
     assert rotated["adagrad"][k100] > rotated["sgd"][k100] / 2
     for name in ("momentum", "adam"):

@@ -53,6 +53,24 @@ def test_make_lab_prints_a_working_url_of_the_first_chapter(tmp_path):
         url = f"http://127.0.0.1:{port}/api/contents/{path}?token={token}"
         with urllib.request.urlopen(url, timeout=10) as r:
             assert json.load(r)["type"] == "notebook"
+        # the file browser lists each chapter once: the notebook, not its jupytext source
+        url = f"http://127.0.0.1:{port}/api/contents/notebooks?token={token}"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            names = {item["name"] for item in json.load(r)["content"]}
+        chapters = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+        assert chapters and {f"{c}.ipynb" for c in chapters} <= names
+        assert not {f"{c}.md" for c in chapters} & names, names
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+def test_make_lab_culls_idle_kernels_of_closed_notebooks():
+    """The command line asks the server to shut down kernels no tab is connected to."""
+    from tools import lab
+
+    cmd = lab.lab_command([], ip="127.0.0.1", port=8888, token="t")
+    assert "--MappingKernelManager.cull_idle_timeout=1200" in cmd
+    assert "--MappingKernelManager.cull_connected=False" in cmd
+    assert "--ContentsManager.hide_globs=[0-9][0-9]_*.md" in cmd
+    assert cmd[-1] == lab.FIRST_CHAPTER

@@ -19,6 +19,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_CHAPTER = "notebooks/00_the_scale_map.ipynb"
+# The file browser shows one entry per chapter: the jupytext sources (NN_slug.md, paired with
+# NN_slug.ipynb) stay in git for review but are hidden from the student, with Jupyter's defaults.
+HIDE_GLOBS = ["__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*.so", "*.dylib", "*~",
+              "[0-9][0-9]_*.md"]  # fmt: skip
+# On a 2-core machine every open chapter's kernel holds memory and threads: a kernel whose
+# notebook tab is closed (no client connected) is shut down after 20 idle minutes.
+CULL = {"cull_idle_timeout": 1200, "cull_interval": 120, "cull_connected": False}
+
+
+def lab_command(args: list[str], *, ip: str, port: int, token: str) -> list[str]:
+    """The ``jupyter lab`` command line ``make lab`` runs."""
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter")),
+        "lab",
+        f"--ServerApp.root_dir={ROOT}",
+        f"--IdentityProvider.token={token}",
+        f"--ip={ip}",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *[f"--ContentsManager.hide_globs={glob}" for glob in HIDE_GLOBS],
+        *[f"--MappingKernelManager.{name}={value}" for name, value in CULL.items()],
+        *[a for a in args if not a.startswith(("--port", "--ip"))],
+        FIRST_CHAPTER,
+    ]
+    if os.geteuid() == 0:
+        cmd.insert(2, "--allow-root")
+    return cmd
 
 
 def _option(args: list[str], name: str) -> str | None:
@@ -46,22 +75,7 @@ def main(args: list[str]) -> int:
     port = int(_option(args, "port") or _free_port())
     ip = _option(args, "ip") or "127.0.0.1"
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
-    cmd = [
-        str(Path(sys.executable).with_name("jupyter")),
-        "lab",
-        f"--ServerApp.root_dir={ROOT}",
-        f"--IdentityProvider.token={token}",
-        f"--ip={ip}",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        *[a for a in args if not a.startswith(("--port", "--ip"))],
-        FIRST_CHAPTER,
-    ]
-    if os.geteuid() == 0:
-        cmd.insert(2, "--allow-root")
-    lab = subprocess.Popen(cmd)
+    lab = subprocess.Popen(lab_command(args, ip=ip, port=port, token=token))
     try:
         deadline = time.time() + 120
         while lab.poll() is None and time.time() < deadline:

@@ -317,7 +317,7 @@ def norms_figure(grid: NormGrid, values: dict[str, Any]) -> Figure:
     mean_log[np.isnan(logs).all(0)] = np.nan
     per_layer = Lines(
         [band(10**mean_log, np.zeros(len(layers)), layers, f"{act}", markers=True)],
-        title="gradient norm ‖∂L/∂W_l‖ per layer (at initialisation)",
+        title="gradient norm ‖∂loss/∂W‖ of each layer (at initialisation)",
         xlabel="layer l (1 = next to the input)",
         ylabel="norm",
         ylog=True,

@@ -29,7 +29,7 @@ from course.engine.models import Linear
 from course.engine.sweep import SweepResult, stack, sweep
 from course.engine.train import TrainConfig
 from course.ui.controls import dropdown
-from course.ui.figures import Figure, Lines, Series, band
+from course.ui.figures import Figure, Lines, Series
 from course.ui.widgets import Explorer, slider
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
@@ -41,20 +41,34 @@ LRS = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 1.5, 2.1]
 STEPS = 600
 TOL = 1e-6
 ANGLE = math.pi / 6
-START = (1.5, 1.0)
+START = (1.5, 1.0)  # w₀ in the 30° valley
+
+
+def rotation(angle: float) -> np.ndarray:
+    """The 2×2 rotation by ``angle`` (radians)."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def start(angle: float = ANGLE) -> np.ndarray:
+    """w₀ for a valley rotated by ``angle``: the same point *relative to the valley*.
+
+    Its coordinates along the flat and the steep direction are those of START in the 30°
+    valley, so rotating the valley rotates the start with it and changes nothing else.
+    """
+    return rotation(angle) @ (rotation(ANGLE).T @ np.asarray(START))
 
 
 def hessian(kappa: Any, angle: float = ANGLE) -> jax.Array:
     """H = R·diag(1/κ, 1)·Rᵀ: largest curvature 1, condition number κ."""
-    c, s = math.cos(angle), math.sin(angle)
-    rot = jnp.array([[c, -s], [s, c]])
+    rot = jnp.asarray(rotation(angle), jnp.float32)
     return rot @ jnp.diag(jnp.stack([1.0 / kappa, jnp.ones_like(kappa)])) @ rot.T
 
 
 def _trajectory(name: str, lr: Any, kappa: Any, steps: int, angle: float) -> tuple:
     h = hessian(kappa, angle)
     opt = optim.make(name, lr=lr)
-    w0 = jnp.array(START)
+    w0 = jnp.asarray(start(angle), jnp.float32)
 
     def f(w: jax.Array) -> jax.Array:
         return 0.5 * w @ h @ w
@@ -225,7 +239,10 @@ def valley_explorer(runs: dict[str, Valley] | Valley) -> Explorer:
         view=lambda values, _: valley_figure(runs, values),
         lookup=lambda values: None,
         title="Optimizers in an ill-conditioned valley",
-        note=f"Each optimizer ran {STEPS} steps from w₀ = {START} for every κ and η (vmapped).",
+        note=(
+            f"Each optimizer ran {STEPS} steps for every κ and η (vmapped), from w₀ = {START} "
+            "in the 30° valley and the same point relative to the valley when it is aligned."
+        ),
     )
 
 
@@ -291,39 +308,28 @@ def mean_final(result: SweepResult, mode: str) -> np.ndarray:
 
 
 def noise_figure(result: SweepResult, values: dict[str, Any]) -> Figure:
-    """Training loss for each batch size, ± std over seeds."""
+    """Training loss per batch size (mean over seeds), and its spread across seeds."""
     n, lr, mode = values["n_train"], values["lr"], values["mode"]
     sub = result.sel(mode=mode, n_train=n, lr=lr)  # (batch, seed, log)
-    curves = []
-    for i, b in enumerate(BATCHES):
-        loss = sub.metrics["train_loss"][i]  # (seed, log)
-        if mode == "steps":
-            x = np.arange(1, 21) * NOISE_STEPS / 20
-        else:
-            x = np.arange(1, 21) * NOISE_STEPS * max(BATCHES) / 20
-        curves.append(band(loss.mean(0), loss.std(0), x, f"batch {b}"))
-    final = sub.metrics["train_loss"][:, :, -1]
-    title = "final loss (± std over seeds): " + ", ".join(
-        f"batch {b}: {final[i].mean():.2f} ± {final[i].std():.2f}" for i, b in enumerate(BATCHES)
-    )
+    loss = sub.metrics["train_loss"]  # (batch, seed, log)
+    per_log = NOISE_STEPS if mode == "steps" else NOISE_STEPS * max(BATCHES)
+    x = np.arange(1, loss.shape[-1] + 1) * per_log / loss.shape[-1]
     xlabel = "steps" if mode == "steps" else "examples seen"
-    xmax = NOISE_STEPS if mode == "steps" else NOISE_STEPS * max(BATCHES)
-    return Figure(
-        [
-            Lines(
-                curves,
-                title="training loss (full training set)",
-                xlabel=xlabel,
-                ylabel="training ½-MSE",
-                ylog=True,
-                xlim=(0, xmax),
-                ylim=(0.3, 1e4),
-            )
-        ],
-        title=title,
-        width=8,
-        height=4,
+    mean = Lines(
+        [Series(x, loss[i].mean(0), f"batch {b}") for i, b in enumerate(BATCHES)],
+        title="training loss, mean over seeds", xlabel=xlabel, ylabel="training ½-MSE",
+        ylog=True, xlim=(0, per_log), ylim=(0.3, 1e4), legend_loc="upper right",
+    )  # fmt: skip
+    spread = Lines(
+        [Series(x, loss[i].std(0), f"batch {b}") for i, b in enumerate(BATCHES)],
+        title="spread across seeds (std)", xlabel=xlabel, ylabel="std of the ½-MSE",
+        ylog=True, xlim=(0, per_log), ylim=(0.1, 1e3), legend_loc="upper right",
+    )  # fmt: skip
+    final = loss[:, :, -1]  # (batch, seed)
+    title = f"{'equal steps' if mode == 'steps' else 'equal examples'}, n = {n}: final std " + (
+        ", ".join(f"batch {b} {final[i].std():.3g}" for i, b in enumerate(BATCHES))
     )
+    return Figure([mean, spread], title=title, width=9.5, height=3.8)
 
 
 def noise_explorer(result: SweepResult) -> Explorer:
@@ -332,7 +338,7 @@ def noise_explorer(result: SweepResult) -> Explorer:
         [
             dropdown("mode", MODES, label="compare at"),
             slider("n_train", NOISE_SIZES, label="training examples n", default=1000),
-            slider("lr", NOISE_LRS, label="learning rate η (batch 100)", default=0.003),
+            slider("lr", NOISE_LRS, label="η at batch 100", default=0.003),
         ],
         view=lambda values, _: noise_figure(result, values),
         lookup=lambda values: None,

@@ -115,7 +115,8 @@ def conditioning(*, key: jax.Array, n_train: int = 100, steps: int = STEPS) -> d
     by +5 (not centred) — what real features look like. For each version: L, κ, and the
     distance to the least-squares solution after ``steps`` steps relative to the start's.
     """
-    d = regression_data(0.1, 0, key=key)
+    k_data, k_train = jax.random.split(key)
+    d = regression_data(0.1, 0, key=k_data)
     x_raw = np.asarray(d.x_train) * np.array([10, 1, 1, 1]) + np.array([0, 5, 0, 0])
     x_raw_test = np.asarray(d.x_test) * np.array([10, 1, 1, 1]) + np.array([0, 5, 0, 0])
     raw = dataclasses.replace(
@@ -129,7 +130,7 @@ def conditioning(*, key: jax.Array, n_train: int = 100, steps: int = STEPS) -> d
     ):
         x, y = version.x_train[:n_train], version.y_train[:n_train]
         lip = curvature(x)
-        w, b, _ = fit_gd(version, n_train, lr=1 / lip, steps=steps, key=key)
+        w, b, _ = fit_gd(version, n_train, lr=1 / lip, steps=steps, key=k_train)
         w_star, b_star = closed_form(x, y)
         out[name] = {
             "L": lip,
