@@ -219,3 +219,20 @@ def test_controls_validate_themselves():
         slider("n", [1, 2]).check("3")
     with pytest.raises(ValueError, match="controls must hold at least one control"):
         Explorer([], toy_view, toy_point)
+
+
+def test_status_shows_values_as_their_controls_do_and_labels_fit():
+    """A value on the grid reads as its label ("20%", "off"); a long label is not cut."""
+    long_label = "learning rate η of the largest batch size"
+    ex = Explorer(
+        [slider("a", [0.1, 0.2], fmt="{:.0%}", label=long_label),
+         slider("b", B, labels=["off", "2", "3"], default=20)],
+        lambda values, point: toy_view({"a": 1, "b": 10}, point),
+        lambda values: toy_point({"a": 1, "b": 10}), title="labels",
+    )  # fmt: skip
+    ex.set(a=0.2, b=10)
+    assert "a = 20%" in ex.status.value and "b = off" in ex.status.value
+    width = float(ex.inputs["a"].style.description_width.removesuffix("em"))
+    assert width >= 0.55 * len(long_label)  # about 0.55 em a character: the label shows whole
+    with pytest.raises(ValueError, match="fmt or labels"):
+        slider("c", [1, 2], fmt="{}", labels=["x", "y"])

@@ -166,29 +166,19 @@ def standardised_labels() -> dict[str, Any]:
 def model_sizes_figure(results: dict[str, SweepResult]) -> Figure:
     """Test error and train–test gap against training-set size."""
     e = errors_by_size(results)
-    test = Lines(
-        [
-            Series(SIZES, e[n]["test"], n, markers=True, dashed=n.startswith("linear"))
-            for n in results
-        ],
-        title="test error",
-        xlabel="training examples n",
-        ylabel="test error",
-        xlog=True,
-        legend_loc="lower left",
-    )
-    gap = Lines(
-        [
-            Series(SIZES, e[n]["gap"], n, markers=True, dashed=n.startswith("linear"))
-            for n in results
-        ],
-        title="overfitting: test error − train error",
-        xlabel="training examples n",
-        ylabel="gap",
-        xlog=True,
-        legend_loc="lower left",
-    )
-    return Figure([test, gap], title="MNIST-1D, 1000 Adam steps, 4 seeds", width=10, height=3.8)
+    panels = [
+        Lines(
+            [Series(SIZES, e[n][key], n, markers=True, dashed=n.startswith("linear"))
+             for n in results],
+            title=title, xlabel="training examples n", ylabel=ylabel, xlog=True,
+            legend_loc="lower left",
+        )  # fmt: skip
+        for key, title, ylabel in (
+            ("test", "test error", "test error"),
+            ("gap", "overfitting: test error − train error", "gap"),
+        )
+    ]
+    return Figure(panels, title="MNIST-1D, 1000 Adam steps, 4 seeds", width=10, height=3.8)
 
 
 # ---- double descent ----------------------------------------------------------------------

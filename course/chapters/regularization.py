@@ -59,6 +59,7 @@ GRIDS: dict[str, tuple[str, list[float]]] = {
 NAMES = list(GRIDS)
 LEVELS = list(range(len(GRIDS[NAMES[0]][1])))  # every grid has the same number of strengths
 assert all(len(values) == len(LEVELS) for _, values in GRIDS.values())
+LEVEL_LABELS = ("off", *(str(level) for level in LEVELS[1:]))  # the strength is in the title
 NEAR_ZERO = 1e-2  # |w| below this (a tenth of the initial scale) counts as switched off
 
 
@@ -392,7 +393,7 @@ def explorer(study: Study, *, key: jax.Array) -> Explorer:
     return Explorer(
         [
             dropdown("regularizer", study.names, label="regulariser", default=default),
-            slider("level", LEVELS, label="strength level (0 = off)", default=2),
+            slider("level", LEVELS, label="strength level", default=2, labels=LEVEL_LABELS),
             slider("n_train", study.sizes, label="training examples n", default=n_default),
         ],
         view=lambda values, runs: figure(study, values, runs),

@@ -130,11 +130,18 @@ def slider(
     label: str | None = None,
     default: Any = None,
     fmt: str | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Control:
-    """A slider over ``values`` (increasing; log-spaced values give a log-scaled slider)."""
+    """A slider over ``values`` (increasing; log-spaced values give a log-scaled slider).
+
+    Each position is shown as ``fmt.format(value)``, or as the given ``labels`` (one per
+    value), or plainly.
+    """
     values = tuple(v.item() if hasattr(v, "item") else v for v in values)
-    labels = tuple(fmt.format(v) for v in values) if fmt else ()
-    return Control(name, values, label or name, "slider", default, labels)
+    if fmt and labels:
+        raise ValueError("slider takes fmt or labels, not both")
+    shown = tuple(labels) if labels else tuple(fmt.format(v) for v in values) if fmt else ()
+    return Control(name, values, label or name, "slider", default, shown)
 
 
 def dropdown(

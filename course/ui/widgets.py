@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -52,6 +53,11 @@ class Timings(dict):
             return f"error: {self['error']}"
         how = "retrained live" if self.get("live") else "looked up"
         return f"{how} in {self['compute_ms']:.0f} ms, drawn in {self['draw_ms']:.0f} ms"
+
+
+def label_width(controls: Sequence[Control]) -> int:
+    """Width (em) that shows every control's label whole: at least 11, about 0.6 em a character."""
+    return max(11, *(math.ceil(0.6 * len(c.label)) + 1 for c in controls))
 
 
 class Explorer:
@@ -141,8 +147,9 @@ class Explorer:
 
     def _make_input(self, c: Control) -> w.ValueWidget:
         options = list(zip(c.labels, c.values, strict=True))
-        style = {"description_width": "11em"}
-        layout = w.Layout(width="36em")
+        label_em = label_width(self.controls)
+        style = {"description_width": f"{label_em}em"}
+        layout = w.Layout(width=f"{label_em + 25}em")
         if c.kind == "dropdown":
             widget = w.Dropdown(
                 options=options, value=c.default, description=c.label, style=style, layout=layout
@@ -265,13 +272,19 @@ class Explorer:
             total_ms=1e3 * (drawn - start),
             live=how != "looked up",
         )
-        shown = ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items())
+        shown = ", ".join(f"{k} = {self._shown(k, v)}" for k, v in values.items())
         took = f"{how} in {self.timings['compute_ms']:.0f} ms"
         drew = f"drawn in {self.timings['draw_ms']:.0f} ms"
         self.status.value = (
             f"<span style='color:#444'>{html.escape(shown)} · {took} · {drew}</span>"
         )
         return self.timings
+
+    def _shown(self, name: str, value: Any) -> str:
+        """A value as its control shows it (its label on the grid, e.g. "20%"), else plainly."""
+        control = next((c for c in self.controls if c.name == name), None)
+        i = None if control is None else control.index(value)
+        return control.labels[i] if i is not None else _fmt(value)
 
     def _fail(self, err: Exception) -> Timings:
         message = f"{type(err).__name__}: {err}"
