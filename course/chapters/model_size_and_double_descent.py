@@ -168,11 +168,16 @@ def model_sizes_figure(results: dict[str, SweepResult]) -> Figure:
     e = errors_by_size(results)
     panels = [
         Lines(
-            [Series(SIZES, e[n][key], n, markers=True, dashed=n.startswith("linear"))
-             for n in results],
-            title=title, xlabel="training examples n", ylabel=ylabel, xlog=True,
+            [
+                Series(SIZES, e[n][key], n, markers=True, dashed=n.startswith("linear"))
+                for n in results
+            ],
+            title=title,
+            xlabel="training examples n",
+            ylabel=ylabel,
+            xlog=True,
             legend_loc="lower left",
-        )  # fmt: skip
+        )
         for key, title, ylabel in (
             ("test", "test error", "test error"),
             ("gap", "overfitting: test error − train error", "gap"),
