@@ -168,7 +168,10 @@ def test_jupyterlab_slider_retrains_and_redraws(browser, lab):
     assert "looked up in" in after_status and "drawn in" in after_status
     # the "retrain live" box: the next move goes through the engine
     page.locator(".widget-checkbox input").first.check()
-    page.locator("text=retrained live in").first.wait_for(timeout=60_000)
+    # wait for the explorer's own status line (printed timings elsewhere read alike)
+    page.locator(".widget-html-content", has_text="retrained live in").first.wait_for(
+        timeout=60_000
+    )
     handle.focus()
     page.keyboard.press("ArrowRight")
     page.wait_for_function(
