@@ -148,8 +148,12 @@ def test_jupyterlab_slider_retrains_and_redraws(browser, lab):
             break
         except Exception:
             page.keyboard.press("Escape")
+    # the whole notebook must have run before the test moves the explorer: the last cell's
+    # output (the chapter's last exercise) is on the page and the kernel is idle
+    page.locator("text=random labels, n = 4000").first.wait_for(state="attached", timeout=600_000)
+    kernel_ready(base, token)
     status = page.locator(".widget-html-content", has_text="drawn in")
-    status.first.wait_for(state="attached", timeout=600_000)
+    status.first.wait_for(state="attached", timeout=60_000)
     status.first.scroll_into_view_if_needed()
     image = page.locator(".widget-image").first
     before_src = image.get_attribute("src")
