@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from course.chapters.regression_by_gradient_descent import curvature, optimum_loss
 from course.engine import data as datasets
 from course.engine import optim
 from course.engine.models import Linear
@@ -405,20 +406,6 @@ def _regression_task(key: jax.Array) -> datasets.Dataset:
     return datasets.regression(n_train=1000, n_test=1000, n_features=4, noise=1.0, key=key)
 
 
-def curvature(d: datasets.Dataset) -> float:
-    """L: the largest eigenvalue of the training loss's Hessian (the engine's half-MSE)."""
-    x = np.c_[np.asarray(d.x_train, np.float64), np.ones(len(d.x_train))]  # (n, p + 1)
-    return float(np.linalg.eigvalsh(x.T @ x / len(x)).max())
-
-
-def least_squares_loss(d: datasets.Dataset) -> float:
-    """The smallest training half-MSE any linear model reaches (NumPy's lstsq)."""
-    x = np.c_[np.asarray(d.x_train, np.float64), np.ones(len(d.x_train))]
-    y = np.asarray(d.y_train, np.float64).reshape(-1)
-    theta = np.linalg.lstsq(x, y, rcond=None)[0]
-    return float(0.5 * np.mean((x @ theta - y) ** 2))
-
-
 def _sgd_config(batch: int, steps: int, n_logs: int = 10) -> TrainConfig:
     return TrainConfig(Linear(4, 1), loss="mse", optimizer="sgd", batch_size=batch, steps=steps,
                        n_logs=n_logs, lr=0.01)  # fmt: skip
@@ -437,7 +424,7 @@ def scaling_rule(
     """
     k_data, k_train = jax.random.split(key)
     d = _regression_task(k_data)
-    limit, floor = 2 / curvature(d), least_squares_loss(d)
+    limit, floor = 2 / curvature(d.x_train), optimum_loss(d.x_train, d.y_train)
     start = float(0.5 * np.mean(np.square(d.y_train)))  # the zero-initialised model's loss
     lrs, excess, diverged = [], [], []
     for b in batches:
@@ -465,7 +452,7 @@ def noise_ball(*, key: jax.Array, steps: int = 4000, seeds: int = 4) -> dict[str
     """
     k_data, k_train = jax.random.split(key)
     d = _regression_task(k_data)
-    floor = least_squares_loss(d)
+    floor = optimum_loss(d.x_train, d.y_train)
     excess = []
     for b in NOISE_BALL_BATCHES:
         runs = sweep(_sgd_config(b, steps, n_logs=40), d, key=k_train, seeds=seeds,
