@@ -43,6 +43,20 @@ def test_sweep_benchmark_prints_its_figures():
     assert set(figures["accuracy"]["engine"]) == {"125", "4000"}
 
 
+@pytest.mark.slow
+def test_svm_benchmark_prints_its_figures():
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/svm.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["svm_large"]["2000"]["ours_s"] > 0
+    assert figures["svm_grid"]["problems"] > 0 and figures["svm_grid"]["ratio_joblib"] > 0
+
+
 def test_chapter_benchmark_names_functions_that_exist():
     """benchmarks/chapters.py times each chapter's main sweep by name: the names must resolve."""
     import importlib

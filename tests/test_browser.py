@@ -308,7 +308,15 @@ def readback_spec():
                 vline=150.0,
                 title="log x",
             ),
-            Lines([Series([0.0, 1.0, 2.0], [0.0, 0.5, 2.0], "linear")], xlim=(0, 2), ylim=(0, 2)),
+            Lines(
+                [
+                    Series([0.0, 1.0, 2.0], [0.0, 0.5, 2.0], "linear"),
+                    Series([0.5, 1.5], [1.0, 1.5], "scatter", line=False),
+                    Series([0.5], [1.0], "ringed", line=False, hollow=True),
+                ],
+                xlim=(0, 2),
+                ylim=(0, 2),
+            ),
             Heatmap(z, ["a", "b", "c", "d"], ["r0", "r1", "r2"], marker=(2, 1), title="map"),
         ],
         title="readback",
@@ -355,6 +363,10 @@ def test_the_twin_draws_every_mark_where_the_spec_puts_it(browser, tmp_path):
     drawn = np.array(linear_panel["paths"][0])
     np.testing.assert_allclose(drawn[:, 0], XL(np.array([0.0, 1.0, 2.0])), atol=1.0)
     np.testing.assert_allclose(drawn[:, 1], YL(np.array([0.0, 0.5, 2.0])), atol=1.0)
+    assert len(linear_panel["paths"]) == 1  # a scatter (line=False) draws no path …
+    dots = np.array(linear_panel["dots"])  # … only its markers, the ringed one included
+    np.testing.assert_allclose(dots[:, 0], XL(np.array([0.5, 1.5, 0.5])), atol=1.0)
+    np.testing.assert_allclose(dots[:, 1], YL(np.array([1.0, 1.5, 1.0])), atol=1.0)
 
     cells = np.array(heat["cells"])[:12]  # then the colour bar's strips
     assert len(cells) == 12

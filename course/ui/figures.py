@@ -42,6 +42,8 @@ class Series:
         color: CSS colour, or None for the palette's next one.
         dashed: draw a dashed line.
         markers: mark the points.
+        line: join the points (False: a scatter of markers).
+        hollow: draw the markers as larger rings (e.g. to circle chosen points).
     """
 
     x: Sequence[float]
@@ -51,13 +53,16 @@ class Series:
     color: str | None = None
     dashed: bool = False
     markers: bool = False
+    line: bool = True
+    hollow: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form (numbers to 3 significant digits)."""
         return {
             "x": _floats(self.x), "y": _floats(self.y), "label": self.label,
             "err": None if self.err is None else _floats(self.err), "color": self.color,
-            "dashed": self.dashed, "markers": self.markers,
+            "dashed": self.dashed, "markers": self.markers or not self.line,
+            "line": self.line, "hollow": self.hollow,
         }  # fmt: skip
 
 

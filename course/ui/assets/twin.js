@@ -112,9 +112,11 @@
         if (s.y[j] === null) { pen = false; return; }
         d += (pen ? "L" : "M") + X(x).toFixed(1) + "," + Y(s.y[j]).toFixed(1); pen = true;
       });
-      el("path", { d: d, fill: "none", stroke: color, "stroke-width": 1.8, "stroke-dasharray": s.dashed ? "6,4" : null }, plot);
+      if (s.line !== false) el("path", { d: d, fill: "none", stroke: color, "stroke-width": 1.8, "stroke-dasharray": s.dashed ? "6,4" : null }, plot);
       if (s.markers) s.x.forEach(function (x, j) {
-        if (s.y[j] !== null) el("circle", { cx: X(x), cy: Y(s.y[j]), r: 3.2, fill: color }, plot);
+        if (s.y[j] === null) return;
+        if (s.hollow) el("circle", { cx: X(x), cy: Y(s.y[j]), r: 6, fill: "none", stroke: color, "stroke-width": 1.2 }, plot);
+        else el("circle", { cx: X(x), cy: Y(s.y[j]), r: 3.2, fill: color }, plot);
       });
     });
     if (p.legend) {
@@ -126,7 +128,8 @@
       p.series.forEach(function (s, i) {
         if (!s.label) return;
         var y = y0 + 16 * k++, color = s.color || palette[i % palette.length];
-        el("line", { x1: x0, x2: x0 + 20, y1: y - 4, y2: y - 4, stroke: color, "stroke-width": 2, "stroke-dasharray": s.dashed ? "6,4" : null }, g);
+        if (s.line === false) el("circle", { cx: x0 + 10, cy: y - 4, r: s.hollow ? 5 : 3.2, fill: s.hollow ? "none" : color, stroke: color, "stroke-width": 1.2 }, g);
+        else el("line", { x1: x0, x2: x0 + 20, y1: y - 4, y2: y - 4, stroke: color, "stroke-width": 2, "stroke-dasharray": s.dashed ? "6,4" : null }, g);
         el("text", { x: x0 + 26, y: y, "font-size": 11 }, g, s.label);
       });
     }
