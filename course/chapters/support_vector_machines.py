@@ -905,8 +905,7 @@ def explorer_figure(grid: Grid, view: View, values: dict[str, Any]) -> Figure:
     _, axes = plot_grid()
     left = boundary_panel(
         view.x, view.y, view.support, view.surface, axes,
-        title=f"{kernel}, C = {values['C']:g}{gamma}: {int(view.support.sum())} support "
-        f"vectors of {len(view.y)}{margin}",
+        title=f"{int(view.support.sum())} support vectors of n = {len(view.y)}{margin}",
         legend=False,
     )  # fmt: skip
     along = [grid[{**values, "C": c}] for c in EXPLORER_CS]
@@ -917,12 +916,15 @@ def explorer_figure(grid: Grid, view: View, values: dict[str, Any]) -> Figure:
             Series(EXPLORER_CS, [v.test_error for v in along], "test (1000 points)",
                    markers=True),
         ],
-        title=f"error against C (this fit: train {view.train_error:.0%}, "
-        f"test {view.test_error:.0%})",
+        title="error against C at this kernel, γ, n and noise",
         xlabel="C", ylabel="error", xlog=True, vline=float(values["C"]), ylim=(0, 0.5),
         legend_loc="upper right",
     )  # fmt: skip
-    return Figure([left, right], width=10.0, height=4.0)
+    caption = (
+        f"{kernel}, C = {values['C']:g}{gamma}, n = {len(view.y)}, noise {values['noise']:g}: "
+        f"train error {view.train_error:.0%}, test error {view.test_error:.0%}"
+    )
+    return Figure([left, right], title=caption, width=10.0, height=4.2)
 
 
 def explorer(grid: Grid, pools: dict[float, datasets.Dataset]) -> Explorer:
