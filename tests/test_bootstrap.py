@@ -85,7 +85,7 @@ def test_browser_check_passes_when_chromium_exists(tmp_path):
 
     chromium = tmp_path / "chromium"
     chromium.write_text("")
-    assert browser.ensure(chromium) == 0
+    assert browser.ensure(chromium, cjk_font=lambda: True) == 0
 
 
 def test_browser_check_stops_at_once_with_the_instruction_when_it_cannot_install(
@@ -95,9 +95,21 @@ def test_browser_check_stops_at_once_with_the_instruction_when_it_cannot_install
     from tools import browser
 
     monkeypatch.setattr(browser, "installer", lambda uid=None: None)
-    assert browser.ensure(tmp_path / "missing") == 2
+    assert browser.ensure(tmp_path / "missing", cjk_font=lambda: True) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "sudo apt-get install chromium" in err
+    assert len(err.splitlines()) == 1 and "sudo apt-get install chromium`" in err
+    # a missing CJK font is named the same way, alone or with chromium
+    assert browser.ensure(tmp_path / "missing", cjk_font=lambda: False) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "sudo apt-get install chromium fonts-noto-cjk`" in err
+
+
+@pytest.mark.browser
+def test_this_machine_has_the_cjk_font_the_browser_tests_use():
+    """`make test` installs fonts-noto-cjk first (tools/browser.py); fontconfig must see it."""
+    from tools import browser
+
+    assert browser.has_cjk_font()
 
 
 def test_installer_is_apt_get_as_root_and_none_without_apt(monkeypatch):

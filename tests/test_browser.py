@@ -242,6 +242,25 @@ def test_book_twins_move_offline_without_errors(browser, chapter):
     context.close()
 
 
+@pytest.mark.book
+def test_the_sources_chinese_quotes_are_drawn_with_the_book_font(browser):
+    """The site serves its own CJK subset: the font loads from the site, offline, for the
+    characters chapter 02 quotes (a reader without a CJK font sees them, not boxes)."""
+    quote = next(ch for ch in TWIN_CHAPTERS if ch.stem.startswith("02"))
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto((book.SITE / f"{quote.stem}.html").as_uri())
+    page.wait_for_load_state("load")
+    loaded = page.evaluate(
+        """async () => (await document.fonts.load('16px "Course CJK"', '批量梯度下降'))
+                       .map(f => f.family)"""
+    )
+    assert loaded == ['"Course CJK"'] or loaded == ["Course CJK"]
+    block = page.locator("blockquote", has_text="批量梯度下降").first
+    block.scroll_into_view_if_needed()
+    block.screenshot(path=str(ARTIFACTS / "book_chinese_quote.png"))
+    page.close()
+
+
 # ---- the twin draws what the spec says --------------------------------------------------
 
 READBACK = """

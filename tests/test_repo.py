@@ -158,3 +158,16 @@ def test_the_course_never_points_at_files_outside_the_repository():
         if re.search(r"shared/seeds|\.\./shared", p.read_text())
     ]
     assert offenders == []
+
+
+def test_the_book_font_covers_every_cjk_character_the_notebooks_use(tmp_path):
+    """The site's own CJK subset (tools/font.py) must have a glyph for every Chinese
+    character a chapter quotes, or readers without a CJK font see empty boxes."""
+    from tools import font
+
+    lacking = font.characters() - font.covered()
+    assert not lacking, f"run `python -m tools.font` to add {''.join(sorted(lacking))}"
+    # and the check can fail: a character no chapter uses yet is not in the subset
+    page = tmp_path / "99_new.md"
+    page.write_text("源代码中的错误")
+    assert font.characters([page]) - font.covered()

@@ -241,6 +241,8 @@ def config_yaml(book: Book) -> str:
                     "sphinx-mathjax-offline",
                 ],
                 "nb_ipywidgets_js": {},
+                "html_static_path": ["_static"],
+                "html_css_files": ["course.css"],
                 "html_show_sourcelink": False,
                 "html_context": {"default_mode": "light"},
                 "suppress_warnings": ["mystnb.unknown_mime_type"],
@@ -283,11 +285,31 @@ def intro_markdown(book: Book) -> str:
     return "\n".join(lines)
 
 
+ASSETS = ROOT / "course" / "ui" / "assets"
+# The book's own CJK subset (tools/font.py), last in the font stacks: used only for the
+# characters a reader's fonts lack, so Chinese quotes never show as empty boxes offline.
+COURSE_CSS = """@font-face {
+  font-family: "Course CJK";
+  src: url("cjk.woff") format("woff");
+  unicode-range: U+3000-303F, U+4E00-9FFF, U+FF00-FFEF;
+}
+:root {
+  --pst-font-family-base: var(--pst-font-family-base-system), "Course CJK";
+  --pst-font-family-heading: var(--pst-font-family-base-system), "Course CJK";
+  --pst-font-family-monospace: var(--pst-font-family-monospace-system), "Course CJK";
+}
+"""
+
+
 def write_sources(book: Book, src: Path = SOURCE) -> None:
     """Write the Jupyter Book sources (config, toc, landing page, notebooks) into ``src``."""
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
+    static = src / "_static"
+    static.mkdir()
+    (static / "course.css").write_text(COURSE_CSS)
+    shutil.copy(ASSETS / "cjk.woff", static / "cjk.woff")
     (src / "_config.yml").write_text(config_yaml(book))
     (src / "_toc.yml").write_text(toc_yaml(book))
     (src / "intro.md").write_text(intro_markdown(book))
