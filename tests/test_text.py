@@ -46,3 +46,12 @@ def test_table_aligns_text_left_and_numbers_right():
     assert len({len(line) for line in lines}) == 1  # one width: the columns line up
     with pytest.raises(ValueError, match="same length"):
         table([[1, 2], [3]])
+
+
+def test_numbers_writes_a_list_as_number_does_each_value():
+    from course.ui.text import numbers
+
+    values = np.array([np.float32(508.30002), -0.0, 0.123456, 3.0])
+    assert numbers(values) == "508, 0, 0.123, 3"
+    assert numbers(values, 5, unit="ms") == "508.3, 0, 0.12346, 3 ms"
+    assert numbers([[1.5, 2.25]], 2) == "1.5, 2.2"  # any shape, read in order

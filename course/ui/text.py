@@ -4,6 +4,7 @@ NumPy's reprs leak implementation detail into a lesson (``np.float32(106.03)``,
 ``508.30002``, ``-0.``, ``318.75`` steps). Chapters print through these two helpers:
 
 * :func:`number` — one value, to a few significant digits, never ``-0``;
+* :func:`numbers` — a short list of values on one line, each as :func:`number` writes it;
 * :func:`table` — rows under a header, numbers right-aligned in columns.
 """
 
@@ -40,6 +41,21 @@ def number(value: Any, digits: int = 3, *, unit: str = "") -> str:
             text = f"{x:.{digits}g}"
         if text.lstrip("-").strip("0.") == "":  # -0, -0.0 → 0
             text = text.lstrip("-")
+    if unit:
+        text += unit if unit == "%" else f" {unit}"
+    return text
+
+
+def numbers(values: Any, digits: int = 3, *, unit: str = "") -> str:
+    """A short list of values as ``a, b, c`` (each like :func:`number`), then ``unit`` once.
+
+    Args:
+        values: numbers (a sequence or an array of any shape, read in order).
+        digits: significant digits for non-integers, ≥ 1.
+        unit: appended once after the list.
+    """
+    flat = np.ravel(np.asarray(values, dtype=float))
+    text = ", ".join(number(v, digits) for v in flat)
     if unit:
         text += unit if unit == "%" else f" {unit}"
     return text
