@@ -261,6 +261,35 @@ def test_the_sources_chinese_quotes_are_drawn_with_the_book_font(browser):
     page.close()
 
 
+TEXT_SIZES = """() => [...document.querySelectorAll('.course-twin svg')].map(svg => {
+  const box = svg.getBoundingClientRect(), k = box.width / svg.viewBox.baseVal.width;
+  const texts = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim());
+  return {
+    smallest: Math.min(...texts.map(t => parseFloat(t.getAttribute('font-size')) * k)),
+    outside: texts.filter(t => {
+      const b = t.getBoundingClientRect();
+      return b.left < box.left - 1 || b.right > box.right + 1;
+    }).map(t => t.textContent),
+  };
+})"""
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("viewport", [1280, 820])
+def test_twin_text_is_at_least_9_px_as_shown_and_stays_inside_its_figure(browser, viewport):
+    """Every twin of every chapter, in a wide and a narrow window: no text drawn smaller than
+    9 CSS pixels, and no title or label cut off at the figure's edges."""
+    page = browser.new_page(viewport={"width": viewport, "height": 900})
+    for chapter in TWIN_CHAPTERS:
+        page.goto((book.SITE / f"{chapter.stem}.html").as_uri())
+        page.wait_for_load_state("load")
+        for i, twin in enumerate(page.evaluate(TEXT_SIZES)):
+            where = f"{chapter.stem} twin {i} at {viewport} px"
+            assert twin["smallest"] >= 9.0, f"{where}: text drawn at {twin['smallest']:.1f} px"
+            assert twin["outside"] == [], f"{where}: cut off: {twin['outside']}"
+    page.close()
+
+
 # ---- the twin draws what the spec says --------------------------------------------------
 
 READBACK = """

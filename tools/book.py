@@ -122,15 +122,20 @@ def update_readme(book: Book, readme: Path = ROOT / "README.md", *, write: bool 
 
 
 def source_hash(notebook: Path) -> str:
-    """Hash of a notebook's cell sources and of the ``course`` package's code."""
+    """Hash of a notebook's cell sources and of the ``course`` package's code and assets.
+
+    The assets count: a twin's HTML output embeds ``twin.js``, so a changed renderer must
+    make every executed copy stale.
+    """
     digest = hashlib.sha256()
     nb = json.loads(Path(notebook).read_text())
     for cell in nb["cells"]:
         digest.update(cell["cell_type"].encode())
         src = cell["source"]
         digest.update(("".join(src) if isinstance(src, list) else src).encode())
-    for py in sorted((ROOT / "course").rglob("*.py")):
-        digest.update(py.read_bytes())
+    package = ROOT / "course"
+    for path in sorted([*package.rglob("*.py"), *(package / "ui" / "assets").iterdir()]):
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -6,6 +6,8 @@
   if (window.courseTwin) return;
   var NS = "http://www.w3.org/2000/svg";
   var PX = 100; // pixels per inch, as the matplotlib renderer
+  var MIN_PANEL = 300; // narrowest panel (px) before panels wrap onto another row
+  var MIN_FONT = 9.5; // a title shrinks to fit its width, never below this (px)
 
   function el(tag, attrs, parent, text) {
     var node = document.createElementNS(NS, tag);
@@ -60,8 +62,15 @@
     return function (v) { var u = log ? Math.log10(v) : v; return a + (u - lo) / (hi - lo) * (b - a); };
   }
 
+  function fitText(node, width) {
+    // shrink a title that is wider than its room, down to MIN_FONT; wrap nothing
+    var size = parseFloat(node.getAttribute("font-size"));
+    var len = node.getComputedTextLength ? node.getComputedTextLength() : 0;
+    if (len > width && len > 0) node.setAttribute("font-size", Math.max(MIN_FONT, size * width / len).toFixed(1));
+  }
+
   function axesText(g, box, p) {
-    el("text", { x: box.x + box.w / 2, y: box.y - 8, "text-anchor": "middle", "font-size": 13 }, g, p.title);
+    fitText(el("text", { x: box.x + box.w / 2, y: box.y - 8, "text-anchor": "middle", "font-size": 13 }, g, p.title), box.w + 40);
     el("text", { x: box.x + box.w / 2, y: box.y + box.h + 36, "text-anchor": "middle", "font-size": 12 }, g, p.xlabel);
     el("text", { x: box.x - 44, y: box.y + box.h / 2, "text-anchor": "middle", "font-size": 12,
                  transform: "rotate(-90 " + (box.x - 44) + " " + (box.y + box.h / 2) + ")" }, g, p.ylabel);
@@ -145,15 +154,25 @@
     var rows = p.z.length, cols = p.z[0].length;
     var bw = 14, bgap = 10, w = box.w - bw - bgap - 34;
     var cw = w / cols, ch = box.h / rows, lo = p.limits[0], hi = p.limits[1];
+    function widest(labels, size) {  // drawn width of the longest label, in px
+      var longest = labels.reduce(function (a, t) { return String(t).length > a.length ? String(t) : a; }, "");
+      var probe = el("text", { "font-size": size }, g, longest);
+      var len = probe.getComputedTextLength ? probe.getComputedTextLength() : 0.6 * size * longest.length;
+      g.removeChild(probe);
+      return len;
+    }
+    // annotate only where the numbers fit their cells; label every k-th column where they do not
+    var annotate = p.text && widest([].concat.apply([], p.text), 9.5) <= cw - 2;
+    var every = Math.max(1, Math.ceil((widest(p.x, 11) + 4) / cw));
     for (var r = 0; r < rows; r++) {
       for (var c = 0; c < cols; c++) {
         var v = p.z[r][c], u = v === null ? 0 : (v - lo) / (hi - lo);
         var x = box.x + c * cw, y = box.y + box.h - (r + 1) * ch;
         el("rect", { x: x, y: y, width: cw + 0.5, height: ch + 0.5, fill: v === null ? "#fff" : color(cmap, u) }, g);
-        if (p.text) el("text", { x: x + cw / 2, y: y + ch / 2 + 3.5, "text-anchor": "middle", "font-size": 9, fill: u > 0.5 ? "#000" : "#fff" }, g, p.text[r][c]);
+        if (annotate) el("text", { x: x + cw / 2, y: y + ch / 2 + 3.5, "text-anchor": "middle", "font-size": 9.5, fill: u > 0.5 ? "#000" : "#fff" }, g, p.text[r][c]);
       }
     }
-    p.x.forEach(function (t, c) { el("text", { x: box.x + (c + 0.5) * cw, y: box.y + box.h + 16, "text-anchor": "middle", "font-size": 11 }, g, t); });
+    p.x.forEach(function (t, c) { if (c % every === 0) el("text", { x: box.x + (c + 0.5) * cw, y: box.y + box.h + 16, "text-anchor": "middle", "font-size": 11 }, g, t); });
     p.y.forEach(function (t, r) { el("text", { x: box.x - 6, y: box.y + box.h - (r + 0.5) * ch + 4, "text-anchor": "end", "font-size": 11 }, g, t); });
     if (p.marker) el("rect", { x: box.x + p.marker[0] * cw + 1, y: box.y + box.h - (p.marker[1] + 1) * ch + 1, width: cw - 2, height: ch - 2, fill: "none", stroke: "#d62728", "stroke-width": 2.5, "class": "twin-marker" }, g);
     var bx = box.x + w + bgap, n = 40;
@@ -165,17 +184,26 @@
   }
 
   function render(host, spec, cmap, palette) {
-    var W = spec.width * PX, H = spec.height * PX;
-    var svg = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", style: "max-width:" + W + "px;font-family:sans-serif", role: "img" });
-    var left = 0.07 * W, right = 0.98 * W, top = (1 - (spec.title ? 0.84 : 0.9)) * H, bottom = 0.84 * H;
-    var n = spec.panels.length, gap = 0.38, pw = (right - left) / (n + gap * (n - 1));
-    el("text", { x: W / 2, y: 22, "text-anchor": "middle", "font-size": 14, "class": "twin-title" }, svg, spec.title);
+    // Drawn at the width it is shown (1 SVG unit = 1 CSS pixel), so text keeps its size;
+    // where the page is narrower than the figure, panels wrap onto more rows.
+    var W0 = spec.width * PX, H0 = spec.height * PX;
+    var avail = host.clientWidth || W0, W = Math.min(W0, avail);
+    var n = spec.panels.length;
+    var perRow = Math.max(1, Math.min(n, Math.floor(W / MIN_PANEL)));
+    var rows = Math.ceil(n / perRow);
+    var left = Math.max(0.07 * W, 56), right = 0.98 * W;
+    var top = (1 - (spec.title ? 0.84 : 0.9)) * H0, boxH = 0.68 * H0, rowH = boxH + 0.16 * H0 + 28;
+    var H = top + rows * rowH - 28;
+    var gap = 0.38, pw = (right - left) / (perRow + gap * (perRow - 1));
+    var svg = el("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, style: "max-width:100%;height:auto;font-family:sans-serif", role: "img" });
+    host.replaceChildren(svg);  // attached first, so text can be measured
+    fitText(el("text", { x: W / 2, y: 22, "text-anchor": "middle", "font-size": 14, "class": "twin-title" }, svg, spec.title), W - 8);
     spec.panels.forEach(function (p, i) {
-      var box = { x: left + i * pw * (1 + gap), y: top, w: pw, h: bottom - top };
+      var r = Math.floor(i / perRow), c = i % perRow;
+      var box = { x: left + c * pw * (1 + gap), y: top + r * rowH, w: pw, h: boxH };
       var g = el("g", {}, svg);
       if (p.kind === "heatmap") drawHeatmap(g, p, box, cmap); else drawLines(g, p, box, palette);
     });
-    host.replaceChildren(svg);
   }
 
   function mount(id, data) {
@@ -195,6 +223,7 @@
       });
     });
     show();
+    window.addEventListener("resize", show);  // redraw at the new width
   }
 
   window.courseTwin = { mount: mount, render: render };
