@@ -56,10 +56,15 @@ def closed_form(x: Any, y: Any) -> tuple[np.ndarray, float]:
     return coef[:-1], float(coef[-1])
 
 
+def hessian_eigenvalues(x: Any) -> np.ndarray:
+    """Eigenvalues of H = X̃ᵀX̃ / n, the ½-MSE loss's Hessian, in increasing order."""
+    xa = augmented(x)
+    return np.linalg.eigvalsh(xa.T @ xa / len(xa))
+
+
 def curvature(x: Any) -> float:
     """L = λ_max(X̃ᵀX̃ / n), the largest curvature of the ½-MSE loss; GD diverges for η > 2/L."""
-    xa = augmented(x)
-    return float(np.linalg.eigvalsh(xa.T @ xa / len(xa))[-1])
+    return float(hessian_eigenvalues(x)[-1])
 
 
 def optimum_loss(x: Any, y: Any) -> float:
@@ -95,8 +100,7 @@ def fit_gd(
 
 def condition_number(x: Any) -> float:
     """κ = λ_max / λ_min of H = X̃ᵀX̃ / n: how many times flatter the flattest direction is."""
-    xa = augmented(x)
-    eig = np.linalg.eigvalsh(xa.T @ xa / len(xa))
+    eig = hessian_eigenvalues(x)
     return float(eig[-1] / eig[0])
 
 

@@ -47,11 +47,17 @@ def run(
     )
 
 
-def errors(result: SweepResult, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
-    """Final error (1 − accuracy), mean and std over seeds: two arrays (n_train, width)."""
+def errors(
+    result: SweepResult, split: str = "test", *, ddof: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Final error (1 − accuracy), mean and std over seeds: two arrays (n_train, width).
+
+    ``ddof=1`` gives the sample std (what a standard error is made of); the default 0 is the
+    spread the figures draw.
+    """
     err = 1 - result.final(f"{split}_acc")
     ax = result.dims.index("seed")
-    return err.mean(axis=ax), err.std(axis=ax)
+    return err.mean(axis=ax), err.std(axis=ax, ddof=ddof)
 
 
 @dataclasses.dataclass
@@ -89,10 +95,8 @@ def claims(result: SweepResult, *, small_benefit: float = 0.10, gain: float = 0.
         small_benefit: the benefit of width at the smallest size must be below this.
         gain: the benefit at the largest size must exceed the smallest size's by this.
     """
-    mean, _ = errors(result)  # (n, width)
-    ax = result.dims.index("seed")
-    k = result.shape[ax]
-    std = (1 - result.final("test_acc")).std(axis=ax, ddof=1)  # sample std over seeds
+    mean, std = errors(result, ddof=1)  # (n, width); sample std over seeds
+    k = result.shape[result.dims.index("seed")]
     rise = mean[1:] - mean[:-1]
     allowed = 2 * np.sqrt((std[1:] ** 2 + std[:-1] ** 2) / k)
     total_fall = mean[0] - mean[-1]

@@ -113,7 +113,8 @@ class Explorer:
         self._twin: str | None = None
         self.last_spec: Figure | None = None
 
-        self.inputs = {c.name: self._make_input(c) for c in self.controls}
+        label_em = label_width(self.controls)  # one label column for every control
+        self.inputs = {c.name: self._make_input(c, label_em) for c in self.controls}
         self.live_box = w.Checkbox(
             value=False,
             description="retrain live through the engine",
@@ -145,9 +146,8 @@ class Explorer:
 
     # ---- controls ---------------------------------------------------------------------
 
-    def _make_input(self, c: Control) -> w.ValueWidget:
+    def _make_input(self, c: Control, label_em: int) -> w.ValueWidget:
         options = list(zip(c.labels, c.values, strict=True))
-        label_em = label_width(self.controls)
         style = {"description_width": f"{label_em}em"}
         layout = w.Layout(width=f"{label_em + 25}em")
         if c.kind == "dropdown":
