@@ -11,7 +11,8 @@
   test error.
 * :func:`cost_study` — fit time, memory and kernel evaluations against n for the two
   exact solvers, beside an MLP trained by the engine for a fixed number of steps.
-* :func:`small_n_duel` — an RBF SVM and an MLP, both tuned on validation, at small n.
+* :func:`duel_moons` / :func:`duel_mnist1d` — an RBF SVM and an MLP, both tuned on
+  validation, at small n; :func:`mlp_variants` — bigger or longer-trained MLPs.
 * :func:`explorer` — kernel, C, γ, n and noise: boundary, margins, support vectors.
 """
 
@@ -751,7 +752,7 @@ def duel_moons(*, key: jax.Array) -> Duel:
 
 
 def duel_mnist1d(*, key: jax.Array) -> Duel:
-    """MNIST-1D, n = 1000 on disjoint subsets: multi-class RBF SVC against the engine's MLP.
+    """MNIST-1D, n = 500 on disjoint subsets: multi-class RBF SVC against the engine's MLP.
 
     scikit-learn's SVC (one against one over the 10 classes) and the MLP are each tuned on
     the same validation set.
