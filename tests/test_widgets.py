@@ -236,3 +236,45 @@ def test_status_shows_values_as_their_controls_do_and_labels_fit():
     assert width >= 0.55 * len(long_label)  # about 0.55 em a character: the label shows whole
     with pytest.raises(ValueError, match="fmt or labels"):
         slider("c", [1, 2], fmt="{}", labels=["x", "y"])
+
+
+def _smallest_text_pt(spec) -> tuple[float, int, list[float]]:
+    """Smallest font (pt) of any visible text the matplotlib renderer draws; PNG width; and
+    how far (px) the drawn artists stick out of the figure on the left and right."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+    from matplotlib.text import Text
+
+    fig = MplFigure(dpi=plots.DPI)
+    FigureCanvasAgg(fig)
+    plots.draw(spec, fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.width
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    tight = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)  # pixels
+    outside = [x for x in (-tight.x0, tight.x1 - width) if x > 1]
+    return min(t.get_fontsize() for t in texts), int(width), outside
+
+
+def test_figure_text_is_at_least_9_px_where_it_is_shown():
+    """The live widget and the book show the matplotlib image at most 900 px and (the book's
+    column) about 660 px wide: every text, ticks and heatmap numbers included, must be ≥ 9 px
+    there, and none may stick out of the figure — for one, two and three panels."""
+    x = [125, 205, 336, 552, 906, 1486, 2438, 4000]
+    rows = [str(2**k) for k in range(1, 9)]
+    heat = Heatmap(np.full((8, 8), 0.61), [str(v) for v in x], rows, title="test error",
+                   zlabel="test error", marker=(3, 4))  # fmt: skip
+    curve = Lines([Series(x, np.linspace(0.8, 0.6, 8), "test error")], title="learning curves",
+                  xlabel="step", ylabel="error", xlog=True)  # fmt: skip
+    long_title = "a caption long enough to overflow a narrow figure " * 3
+    for spec in [
+        Figure([curve], title="one panel", width=6, height=3.5),
+        Figure([curve, curve], title="two panels", width=10, height=4),
+        Figure([heat, curve, curve], title=long_title, width=12.5, height=3.9),
+    ]:
+        smallest_pt, width_px, outside = _smallest_text_pt(spec)
+        assert width_px <= plots.MAX_WIDTH_PX
+        shown = smallest_pt * plots.DPI / 72 * min(1.0, 660 / width_px)
+        assert shown >= 9.0, f"{len(spec.panels)} panels: text shown at {shown:.1f} px"
+        assert outside == [], f"{len(spec.panels)} panels: sticks out by {outside} px"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import textwrap
 from typing import Any
 
 import matplotlib as mpl
@@ -23,6 +24,15 @@ from PIL import Image
 from course.ui.figures import PALETTE, Figure, Heatmap, Lines
 
 DPI = 100
+# Text sizes are chosen for images shown at most MAX_WIDTH_PX wide and at least ~660 px
+# (the book's column): 9-pt text is 12.5 px drawn and ≥ 9 px shown there. A wider figure
+# is laid out narrower, with its panels wrapped onto rows, instead of being shrunk whole.
+MAX_WIDTH_PX = 900
+MIN_PANEL_PX = 240  # narrowest panel before panels wrap onto another row
+FONT = {"tick": 9, "legend": 9, "label": 10, "title": 10.5, "caption": 11.5, "cell": 9}
+MIN_TITLE_PT = 9  # a title shrinks to fit its width, not below this
+LEFT, RIGHT, GAP = 0.07, 0.98, 0.38  # margins and gap between panels, as twin.js
+MIN_LEFT_PX = 72  # room for the first panel's tick labels and axis label
 
 
 def _band_verts(x: np.ndarray, y: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -100,7 +110,7 @@ def _draw_lines(ax: Any, panel: Lines, moving: list) -> None:
         ax.axhline(panel.hline, color="0.3", lw=1, ls=":")
     ax.grid(True, color="0.9", lw=0.6)
     if panel.legend and any(s.label for s in panel.series):
-        ax.legend(fontsize=8, frameon=False, loc=panel.legend_loc)
+        ax.legend(fontsize=FONT["legend"], frameon=False, loc=panel.legend_loc)
 
 
 def _with_bands(s: Any) -> np.ndarray:
@@ -126,13 +136,22 @@ def _log_extent(values: list[float]) -> tuple[float, float]:
     return (lo, 2 * lo) if hi == lo else (lo, hi)
 
 
-def _draw_heatmap(fig: MplFigure, ax: Any, panel: Heatmap, moving: list) -> None:
+def _text_px(text: str, points: float) -> float:
+    """Rough drawn width of ``text`` at ``points`` (0.6 em per character), in pixels."""
+    return 0.6 * points * DPI / 72 * len(text)
+
+
+def _draw_heatmap(fig: MplFigure, ax: Any, panel: Heatmap, moving: list, width_px: float) -> None:
     z = np.asarray(panel.z, float)
     lo, hi = panel.limits
     im = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis", vmin=lo, vmax=hi)
-    ax.set_xticks(range(len(panel.x)), panel.x, fontsize=8)
-    ax.set_yticks(range(len(panel.y)), panel.y, fontsize=8)
-    if panel.annotate:
+    cell = 0.85 * width_px / max(len(panel.x), 1)  # the colour bar takes the rest
+    every = max(1, int(np.ceil((max(_text_px(str(t), FONT["tick"]) for t in panel.x) + 4) / cell)))
+    ax.set_xticks(range(0, len(panel.x), every), list(panel.x)[::every], fontsize=FONT["tick"])
+    ax.set_yticks(range(len(panel.y)), panel.y, fontsize=FONT["tick"])
+    texts = [panel.fmt.format(v) for v in z.ravel()]
+    fits = max((_text_px(t, FONT["cell"]) for t in texts), default=0) <= cell - 2
+    if panel.annotate and fits:
         mid = (lo + hi) / 2
         for r in range(z.shape[0]):
             for c in range(z.shape[1]):
@@ -142,7 +161,7 @@ def _draw_heatmap(fig: MplFigure, ax: Any, panel: Heatmap, moving: list) -> None
                     panel.fmt.format(z[r, c]),
                     ha="center",
                     va="center",
-                    fontsize=6.5,
+                    fontsize=FONT["cell"],
                     color="black" if z[r, c] > mid else "white",
                 )
     c, r = panel.marker if panel.marker is not None else (-10, -10)
@@ -152,9 +171,43 @@ def _draw_heatmap(fig: MplFigure, ax: Any, panel: Heatmap, moving: list) -> None
     ax.add_patch(rect)
     moving.append(rect)
     bar = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
-    bar.ax.tick_params(labelsize=7)
+    bar.ax.tick_params(labelsize=FONT["tick"])
     if panel.zlabel:
-        bar.set_label(panel.zlabel, fontsize=8)
+        bar.set_label(panel.zlabel, fontsize=FONT["label"])
+
+
+def layout(spec: Figure) -> dict[str, float]:
+    """Size and grid of the drawn figure: width and height (inches), panels per row, rows."""
+    width = min(spec.width, MAX_WIDTH_PX / DPI)
+    left = max(LEFT, MIN_LEFT_PX / (width * DPI))
+    n = len(spec.panels)
+    per_row = max(1, n)
+    while per_row > 1 and _panel_px(width, left, per_row) < MIN_PANEL_PX:
+        per_row -= 1
+    rows = -(-n // per_row)
+    top = (0.16 if spec.title else 0.10) * spec.height  # inches above the first row
+    box, below, between = 0.68 * spec.height, 0.16 * spec.height, 0.3
+    height = top + rows * (box + below) + (rows - 1) * between
+    return {"width": width, "height": height, "left": left, "per_row": per_row, "rows": rows,
+            "top": top, "box": box, "below": below, "between": between}  # fmt: skip
+
+
+def _panel_px(width: float, left: float, per_row: int) -> float:
+    """Width in pixels of one panel when ``per_row`` panels share a row."""
+    return (RIGHT - left) * width * DPI / (per_row + GAP * (per_row - 1))
+
+
+def _fit_title(text: Any, room_px: float, renderer: Any) -> None:
+    """Shrink a title wider than ``room_px`` to fit, down to MIN_TITLE_PT; then wrap it."""
+    if renderer is None or not text.get_text():
+        return
+    drawn = text.get_window_extent(renderer).width
+    if drawn > room_px:
+        size = max(MIN_TITLE_PT, text.get_fontsize() * room_px / drawn)
+        text.set_fontsize(size)
+        if text.get_window_extent(renderer).width > room_px:
+            chars = max(10, int(room_px / _text_px("x", size)))
+            text.set_text("\n".join(textwrap.wrap(text.get_text(), chars)))
 
 
 def draw(spec: Figure, fig: MplFigure) -> list:
@@ -162,26 +215,32 @@ def draw(spec: Figure, fig: MplFigure) -> list:
 
     The moving artists (curves, bands, the heatmap marker, the caption) are created
     ``animated``: a plain ``canvas.draw()`` leaves them out, :class:`Renderer` (or
-    :func:`show`) draws them on top.
+    :func:`show`) draws them on top.  The figure is at most MAX_WIDTH_PX wide; where its
+    panels would be narrower than MIN_PANEL_PX they wrap onto more rows.
     """
     fig.clear()
-    fig.set_size_inches(spec.width, spec.height)
-    n = len(spec.panels)
+    g = layout(spec)
+    fig.set_size_inches(g["width"], g["height"])
     fig.subplots_adjust(
-        left=0.07, right=0.98, bottom=0.16, top=0.84 if spec.title else 0.9, wspace=0.38
-    )
+        left=g["left"], right=RIGHT, wspace=GAP, bottom=g["below"] / g["height"],
+        top=1 - g["top"] / g["height"], hspace=(g["below"] + g["between"]) / g["box"],
+    )  # fmt: skip
+    panel_px = _panel_px(g["width"], g["left"], g["per_row"])
+    renderer = fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else None
     moving: list = []
     for i, panel in enumerate(spec.panels):
-        ax = fig.add_subplot(1, n, i + 1)
+        ax = fig.add_subplot(g["rows"], g["per_row"], i + 1)
         if isinstance(panel, Heatmap):
-            _draw_heatmap(fig, ax, panel, moving)
+            _draw_heatmap(fig, ax, panel, moving, panel_px)
         else:
             _draw_lines(ax, panel, moving)
-        ax.set_title(panel.title, fontsize=10)
-        ax.set_xlabel(panel.xlabel, fontsize=9)
-        ax.set_ylabel(panel.ylabel, fontsize=9)
-        ax.tick_params(labelsize=8)
-    moving.append(fig.suptitle(spec.title, fontsize=11, animated=True))
+        _fit_title(ax.set_title(panel.title, fontsize=FONT["title"]), panel_px * 1.2, renderer)
+        ax.set_xlabel(panel.xlabel, fontsize=FONT["label"])
+        ax.set_ylabel(panel.ylabel, fontsize=FONT["label"])
+        ax.tick_params(labelsize=FONT["tick"])
+    caption = fig.suptitle(spec.title, fontsize=FONT["caption"], animated=True)
+    _fit_title(caption, 0.98 * g["width"] * DPI, renderer)
+    moving.append(caption)
     return moving
 
 

@@ -39,7 +39,7 @@ import ipywidgets as w
 from course.engine.checks import check_float
 from course.ui.controls import Control, dropdown, slider
 from course.ui.figures import Figure
-from course.ui.plots import Renderer
+from course.ui.plots import MAX_WIDTH_PX, Renderer
 from course.ui.static import twin_html
 
 __all__ = ["Explorer", "dropdown", "slider"]
@@ -121,7 +121,9 @@ class Explorer:
             indent=False,
             layout=w.Layout(width="auto"),
         )
-        self.image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1000px"))
+        self.image = w.Image(
+            format="png", layout=w.Layout(width="100%", max_width=f"{MAX_WIDTH_PX}px")
+        )
         self.status = w.HTML()
         rows = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         rows += list(self.inputs.values())
