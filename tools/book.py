@@ -34,6 +34,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from tools import font
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 EXECUTED = BUILD / "executed"
@@ -133,8 +135,8 @@ def source_hash(notebook: Path) -> str:
         digest.update(cell["cell_type"].encode())
         src = cell["source"]
         digest.update(("".join(src) if isinstance(src, list) else src).encode())
-    package = ROOT / "course"
-    for path in sorted([*package.rglob("*.py"), *(package / "ui" / "assets").iterdir()]):
+    assets = font.ASSET.parent  # course/ui/assets
+    for path in sorted([*(ROOT / "course").rglob("*.py"), *assets.iterdir()]):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -290,19 +292,18 @@ def intro_markdown(book: Book) -> str:
     return "\n".join(lines)
 
 
-ASSETS = ROOT / "course" / "ui" / "assets"
 # The book's own CJK subset (tools/font.py), last in the font stacks: used only for the
 # characters a reader's fonts lack, so Chinese quotes never show as empty boxes offline.
-COURSE_CSS = """@font-face {
+COURSE_CSS = f"""@font-face {{
   font-family: "Course CJK";
-  src: url("cjk.woff") format("woff");
-  unicode-range: U+3000-303F, U+4E00-9FFF, U+FF00-FFEF;
-}
-:root {
+  src: url("{font.ASSET.name}") format("woff");
+  unicode-range: {font.UNICODE_RANGE};
+}}
+:root {{
   --pst-font-family-base: var(--pst-font-family-base-system), "Course CJK";
   --pst-font-family-heading: var(--pst-font-family-base-system), "Course CJK";
   --pst-font-family-monospace: var(--pst-font-family-monospace-system), "Course CJK";
-}
+}}
 """
 
 
@@ -314,7 +315,7 @@ def write_sources(book: Book, src: Path = SOURCE) -> None:
     static = src / "_static"
     static.mkdir()
     (static / "course.css").write_text(COURSE_CSS)
-    shutil.copy(ASSETS / "cjk.woff", static / "cjk.woff")
+    shutil.copy(font.ASSET, static / font.ASSET.name)
     (src / "_config.yml").write_text(config_yaml(book))
     (src / "_toc.yml").write_text(toc_yaml(book))
     (src / "intro.md").write_text(intro_markdown(book))

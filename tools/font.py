@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSET = ROOT / "course" / "ui" / "assets" / "cjk.woff"
 NOTO = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 FAMILY = "Noto Sans CJK SC"
-# CJK punctuation, unified ideographs and full-width forms
-CJK = re.compile("[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+# CJK punctuation, unified ideographs and full-width forms: what the subset serves
+RANGES = ((0x3000, 0x303F), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF))
+CJK = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in RANGES) + "]")
+UNICODE_RANGE = ", ".join(f"U+{lo:04X}-{hi:04X}" for lo, hi in RANGES)  # as CSS writes it
 
 
 def characters(paths: list[Path] | None = None) -> set[str]:

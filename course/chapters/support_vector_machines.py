@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ import numpy as np
 from course.engine import data as datasets
 from course.engine import svm
 from course.engine.models import MLP, Linear
+from course.engine.runtime import block, stopwatch
 from course.engine.sweep import sweep
 from course.engine.train import TrainConfig, make_train
 from course.ui.controls import dropdown
@@ -256,10 +256,10 @@ def mean_ci95(diff: Any) -> tuple[float, float]:
 
 
 def _timed(fn: Any) -> tuple[Any, float]:
-    start = time.perf_counter()
-    out = fn()
-    jax.block_until_ready(getattr(out, "coef", out))
-    return out, time.perf_counter() - start
+    """``fn()``'s result, computed to the end, and its wall time (s)."""
+    with stopwatch() as clock:
+        out = block(fn())
+    return out, clock["s"]
 
 
 def compare(x, y, x_test, y_test, grid, kernel: str, C: float, gamma: float) -> Agreement:
@@ -470,8 +470,8 @@ def gamma_path(*, key: jax.Array, gammas: Sequence[float] = GAMMA_PATH) -> Gamma
     _check_converged(fits)
     xt = np.stack([np.asarray(sets[d].x_test) for d, _ in cases])
     yt = np.stack([np.asarray(sets[d].y_test) for d, _ in cases])
-    f_train = _decide_each(fits, x)
-    f_test = _decide_each(fits, xt)
+    f_train = fits.decision(x)
+    f_test = fits.decision(xt)
     shape = (GAMMA_DRAWS, len(gammas))
     return GammaPath(
         gammas=np.asarray(gammas),
@@ -479,21 +479,6 @@ def gamma_path(*, key: jax.Array, gammas: Sequence[float] = GAMMA_PATH) -> Gamma
         test_error=np.mean((f_test > 0) != (yt > 0), -1).reshape(shape),
         support_fraction=fits.support().mean(-1).reshape(shape),
     )
-
-
-@jax.jit
-def _decide_batch(x, coef, b, kind, gamma, xs):
-    return jax.vmap(lambda *a: svm.kernel(a[3], a[5], a[0], a[4]) @ a[1] + a[2])(
-        x, coef, b, kind, gamma, xs
-    )
-
-
-def _decide_each(fits: svm.SVM, xs: np.ndarray) -> np.ndarray:
-    """Each problem's decision function on its own inputs xs (batch, m, d): (batch, m)."""
-    return np.asarray(
-        _decide_batch(fits.x, fits.coef, fits.b, np.asarray(fits.kind), np.asarray(fits.gamma),
-                      np.asarray(xs, np.float32))
-    )  # fmt: skip
 
 
 def gamma_figure(path: GammaPath) -> Figure:
@@ -735,7 +720,7 @@ def duel_moons(*, key: jax.Array) -> Duel:
     def errors(split: str) -> np.ndarray:  # (draw, grid)
         xs = np.stack([np.asarray(getattr(sets[i], f"x_{split}")) for i, _ in cases])
         ys = np.stack([np.asarray(getattr(sets[i], f"y_{split}")) for i, _ in cases])
-        wrong = (_decide_each(fits, xs) > 0) != (ys > 0)
+        wrong = (fits.decision(xs) > 0) != (ys > 0)
         return wrong.mean(-1).reshape(DUEL_DRAWS, len(grid))
 
     val, test = errors("val"), errors("test")
@@ -843,11 +828,13 @@ def solve_views(
     fits = svm.fit_many(x, y, valid, C=C, kind=kind, gamma=gamma)
     _check_converged(fits)
     points, _ = plot_grid()
-    surfaces = _decide_each(fits, np.broadcast_to(points, (len(settings), *points.shape)))
+    # each problem gets its own copy of the points: the per-problem program a live solve of
+    # one setting also runs, so its surface matches the grid's to float rounding
+    surfaces = fits.decision(np.broadcast_to(points, (len(settings), *points.shape)))
     xt = np.stack([np.asarray(pools[v["noise"]].x_test) for v in settings])
     yt = np.stack([np.asarray(pools[v["noise"]].y_test) for v in settings])
-    f_test = _decide_each(fits, xt)
-    f_train = _decide_each(fits, x)
+    f_test = fits.decision(xt)
+    f_train = fits.decision(x)
     support = fits.support()
     w = fits.weights()
     views = []
@@ -884,13 +871,17 @@ class Grid:
         return self.views[tuple(values[k] for k in CONTROL_NAMES)]
 
 
+def explorer_settings() -> list[dict[str, Any]]:
+    """Every combination of the explorer's control values, as dicts keyed by control name."""
+    return [
+        dict(zip(CONTROL_NAMES, combo, strict=True))
+        for combo in itertools.product(*(c.values for c in explorer_controls()))
+    ]
+
+
 def explorer_grid(pools: dict[float, datasets.Dataset]) -> Grid:
     """Solve the whole control grid by SMO."""
-    controls = explorer_controls()
-    settings = [
-        dict(zip(CONTROL_NAMES, combo, strict=True))
-        for combo in itertools.product(*(c.values for c in controls))
-    ]
+    settings = explorer_settings()
     views = solve_views(settings, pools)
     return Grid({tuple(s[k] for k in CONTROL_NAMES): v for s, v in zip(settings, views,
                                                                        strict=True)})  # fmt: skip

@@ -98,16 +98,20 @@ class SVM:
         return np.abs(np.asarray(self.coef)) > C_relative * np.asarray(self.C)[..., None]
 
     def decision(self, x: Any, *, chunk: int = 4096) -> np.ndarray:
-        """f(x) = Σᵢ aᵢK(xᵢ, x) + b for inputs (m, d): (m,) (or (batch, m) for a batch)."""
+        """f(x) = Σᵢ aᵢK(xᵢ, x) + b for inputs (m, d): (m,).
+
+        For a batch: inputs (m, d) shared by every problem, or (batch, m, d) with each
+        problem's own inputs; either gives (batch, m).
+        """
         x = jnp.asarray(x, jnp.float32)
         batched = np.ndim(self.coef) == 2
-        parts = []
-        for start in range(0, x.shape[0], chunk):
-            xs = x[start : start + chunk]
-            if batched:
-                parts.append(_decision_batch(self.x, self.coef, self.b, self.kind, self.gamma, xs))
-            else:
-                parts.append(_decision(self.x, self.coef, self.b, self.kind, self.gamma, xs))
+        fn = _decision
+        if batched:
+            fn = _decision_each if x.ndim == 3 else _decision_batch
+        parts = [
+            fn(self.x, self.coef, self.b, self.kind, self.gamma, x[..., start : start + chunk, :])
+            for start in range(0, x.shape[-2], chunk)
+        ]
         return np.concatenate([np.asarray(p) for p in parts], axis=-1)
 
     def weights(self) -> np.ndarray:
@@ -121,6 +125,7 @@ def _decision(x, coef, b, kind, gamma, xs):
 
 
 _decision_batch = jax.jit(jax.vmap(_decision.__wrapped__, in_axes=(0, 0, 0, 0, 0, None)))
+_decision_each = jax.jit(jax.vmap(_decision.__wrapped__))  # each problem its own inputs
 
 
 def _diagonal(kind, x, gamma):
