@@ -1,10 +1,10 @@
 """Benchmark: what a student waits for when a chapter opens — its main sweep, cold.
 
 Each chapter's main sweep (00: the scale map, 04: double descent, 05: the regularisation
-study, 06: the SVM explorer's grid of SMO solves) runs in a fresh Python process with JAX's
-persistent compilation cache off, so every program is compiled as on a first visit.  The
-generated data sets are cached as they would be after ``make lab`` (the first chapter
-generates them once).
+study, 06: the SVM explorer's grid of SMO solves, 07: the CNN-against-MLP study) runs in a
+fresh Python process with JAX's persistent compilation cache off, so every program is
+compiled as on a first visit.  The generated data sets are cached as they would be after
+``make lab`` (the first chapter generates them once).
 
 Prints, per chapter, the time to the first figure's numbers (import excluded): compile
 and run as the sweep reports them, and the wall time of the whole call; then one JSON
@@ -31,6 +31,7 @@ CHAPTERS = {
         "course.chapters.support_vector_machines",
         "explorer_grid(module.explorer_data(key=jax.random.key(0)))",
     ),
+    "07": ("course.chapters.convolutional_networks", "efficiency_study(key=jax.random.key(0))"),
 }
 
 CHILD = """

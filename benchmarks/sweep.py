@@ -20,6 +20,13 @@ achieved GFLOP/s against a timed float32 matmul peak, peak memory, the latency o
 one more single run (500 steps) through the warm compiled function, and finally
 one line of JSON with every figure.
 
+A second grid does the same for chapter 07's 1-D CNN (three kernel-5 convolutions with
+stride 2 and 24 channels, dense to 10; Adam lr 3e-3, batch 100, 1000 steps; 4 sizes
+250…4000 × 4 seeds = 16 runs): the engine (its convolution is a gather and one matmul),
+a PyTorch eager loop (``nn.Conv1d`` layers, one network and optimizer per run) and a
+PyTorch batched ensemble (the runs as groups of one grouped ``conv1d``: every run's channels
+side by side, ``groups=runs``, per-run mini-batches, one fused Adam).
+
 ``--quick`` shrinks everything (for the test that keeps this script working).
 """
 
@@ -213,6 +220,139 @@ def single_run_latency(d, steps: int, repeat: int = 30) -> tuple[float, float]:
     return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 95) * 1e3)
 
 
+CNN_CHANNELS, CNN_KERNEL, CNN_STRIDE, CNN_LR = 24, 5, 2, 3e-3
+
+
+def cnn_lengths(length: int = 40) -> list[int]:
+    lengths = []
+    for _ in range(3):
+        length = (length - CNN_KERNEL) // CNN_STRIDE + 1
+        lengths.append(length)
+    return lengths
+
+
+def run_cnn_engine(d, sizes, seeds, steps, batch):
+    cfg = train.TrainConfig(
+        models.CNN1D(40, (CNN_CHANNELS,) * 3, 10, CNN_KERNEL, CNN_STRIDE),
+        steps=steps, batch_size=batch, n_logs=1, lr=CNN_LR,
+    )  # fmt: skip
+    return run_engine(cfg, d, sizes, seeds)
+
+
+def run_cnn_torch(d, sizes, seeds, steps, batch):
+    import torch
+
+    torch.set_num_threads(2)
+    x = torch.tensor(np.asarray(d.x_train))[:, None, :]  # (n, 1, 40)
+    y = torch.tensor(np.asarray(d.y_train), dtype=torch.long)
+    xt = torch.tensor(np.asarray(d.x_test))[:, None, :]
+    yt = torch.tensor(np.asarray(d.y_test), dtype=torch.long)
+    c, k, st = CNN_CHANNELS, CNN_KERNEL, CNN_STRIDE
+    acc = np.zeros((seeds, len(sizes)))
+    start = time.perf_counter()
+    for s in range(seeds):
+        for j, n in enumerate(sizes):
+            torch.manual_seed(s * 1000 + j)
+            net = torch.nn.Sequential(
+                torch.nn.Conv1d(1, c, k, st), torch.nn.ReLU(),
+                torch.nn.Conv1d(c, c, k, st), torch.nn.ReLU(),
+                torch.nn.Conv1d(c, c, k, st), torch.nn.ReLU(),
+                torch.nn.Flatten(), torch.nn.Linear(c * cnn_lengths()[-1], 10),
+            )  # fmt: skip
+            opt = torch.optim.Adam(net.parameters(), lr=CNN_LR)
+            loss_fn = torch.nn.CrossEntropyLoss()
+            for _ in range(steps):
+                idx = torch.randint(0, n, (batch,))
+                opt.zero_grad()
+                loss_fn(net(x[idx]), y[idx]).backward()
+                opt.step()
+            with torch.no_grad():
+                acc[s, j] = (net(xt).argmax(1) == yt).float().mean().item()
+    return time.perf_counter() - start, acc.mean(axis=0)
+
+
+def run_cnn_torch_batched(d, sizes, seeds, steps, batch):
+    """Every run at once: run r's channels are group r of one grouped convolution."""
+    import torch
+    import torch.nn.functional as tf
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    x = torch.tensor(np.asarray(d.x_train))
+    y = torch.tensor(np.asarray(d.y_train), dtype=torch.long)
+    xt = torch.tensor(np.asarray(d.x_test))
+    yt = torch.tensor(np.asarray(d.y_test), dtype=torch.long)
+    runs, c, k, st = seeds * len(sizes), CNN_CHANNELS, CNN_KERNEL, CNN_STRIDE
+    flat = c * cnn_lengths()[-1]
+    n = torch.tensor([s for _ in range(seeds) for s in sizes], dtype=torch.float32)
+
+    def init():
+        params = []
+        for c_in in (1, c, c):  # Glorot normal over the taps, as the engine
+            std = math.sqrt(2.0 / (k * c_in + k * c))
+            params += [(torch.randn(runs * c, c_in, k) * std).requires_grad_(),
+                       torch.zeros(runs * c).requires_grad_()]  # fmt: skip
+        params += [(torch.randn(runs, flat, 10) * math.sqrt(2.0 / (flat + 10))).requires_grad_(),
+                   torch.zeros(runs, 1, 10).requires_grad_()]  # fmt: skip
+        try:
+            opt = torch.optim.Adam(params, lr=CNN_LR, fused=True)
+        except (RuntimeError, TypeError):
+            opt = torch.optim.Adam(params, lr=CNN_LR)
+        return params, opt
+
+    def forward(params, xb):  # xb (runs, batch, 40) -> logits (runs, batch, 10)
+        h = xb.transpose(0, 1)  # (batch, runs, 40): run r is input channel r
+        for i in range(3):
+            h = torch.relu(tf.conv1d(h, params[2 * i], params[2 * i + 1], st, groups=runs))
+        h = h.reshape(h.shape[0], runs, flat).transpose(0, 1)  # (runs, batch, flat)
+        return torch.baddbmm(params[7], h, params[6])
+
+    def train_steps(params, opt, n_steps):
+        for _ in range(n_steps):
+            idx = (torch.rand(runs, batch) * n[:, None]).long()
+            opt.zero_grad()
+            logits = forward(params, x[idx])
+            loss = tf.cross_entropy(logits.reshape(-1, 10), y[idx].reshape(-1), reduction="sum")
+            (loss / batch).backward()
+            opt.step()
+
+    train_steps(*init(), 20)  # warm-up
+    params, opt = init()
+    start = time.perf_counter()
+    train_steps(params, opt, steps)
+    with torch.no_grad():
+        pred = forward(params, xt.expand(runs, *xt.shape)).argmax(-1)
+        acc = (pred == yt).float().mean(-1).numpy().reshape(seeds, len(sizes))
+    return time.perf_counter() - start, acc.mean(axis=0)
+
+
+def cnn_benchmark(d, *, quick: bool, skip_torch: bool) -> dict:
+    """Chapter 07's CNN grid three ways; prints a table, returns the figures."""
+    steps, seeds, sizes = (30, 2, [250, 500]) if quick else (1000, 4, [250, 500, 1000, 4000])
+    batch = 100
+    compile_s, engine_s, acc_engine = run_cnn_engine(d, sizes, seeds, steps, batch)
+    rows = [("engine CNN (vmap + mesh)", engine_s, acc_engine)]
+    if not skip_torch:
+        try:
+            rows.append(
+                ("PyTorch batched (groups)", *run_cnn_torch_batched(d, sizes, seeds, steps, batch))
+            )
+            rows.append(("PyTorch eager loop", *run_cnn_torch(d, sizes, seeds, steps, batch)))
+        except ImportError:
+            print("PyTorch is not installed (`make bench` installs the bench extra); skipped")
+    print(f"\nCNN grid: {len(sizes)} sizes {sizes} x {seeds} seeds, {steps} steps "
+          f"(engine compile {compile_s:.2f} s, not in its wall time)")  # fmt: skip
+    print(f"{'implementation':<28}{'wall s':>9}{'x engine':>10}   test accuracy per size")
+    for name, secs, acc in rows:
+        accs = " ".join(f"{a:.3f}" for a in acc)
+        print(f"{name:<28}{secs:9.2f}{secs / engine_s:10.1f}   {accs}")
+    return {
+        "engine_s": round(engine_s, 3), "compile_s": round(compile_s, 3),
+        **{name: round(secs / engine_s, 2) for name, secs, _ in rows[1:]},
+        "accuracy": {name: [round(float(a), 4) for a in acc] for name, _, acc in rows},
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny grid (smoke test)")
@@ -288,6 +428,8 @@ def main() -> None:
         f"p95 {p95:.1f} ms"
     )
 
+    cnn = cnn_benchmark(d, quick=args.quick, skip_torch=args.skip_torch)
+
     def ratio(x):
         return None if x is None else round(x / engine_s, 2)
 
@@ -323,6 +465,7 @@ def main() -> None:
                 "rss_mb": round(rss_mb),
                 "devices": len(jax.devices()),
                 "max_accuracy_gap": {k: round(v, 4) for k, v in gaps.items()},
+                "cnn": cnn,
                 "accuracy": {
                     "engine": accs(acc_engine),
                     "loop": accs(acc_loop),

@@ -7,6 +7,7 @@ promotion, as the style guide asks.
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -20,3 +21,13 @@ import jax  # noqa: E402  (after the environment above)
 import course  # noqa: E402, F401  (configures the host devices before JAX starts)
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the Run All time of every chapter the JupyterLab browser test ran."""
+    module = sys.modules.get("tests.test_browser")
+    times = getattr(module, "RUN_ALL_SECONDS", {})
+    if times:
+        terminalreporter.section("JupyterLab Run All, empty cache")
+        for stem, seconds in times.items():
+            terminalreporter.write_line(f"{stem:<40} {seconds:6.1f} s")

@@ -1,4 +1,4 @@
-"""Models: convolution and pooling against NumPy, recurrences, masking, parameter counts."""
+"""Models: recurrences, masking, parameter counts (convolution and pooling: test_conv.py)."""
 
 from __future__ import annotations
 
@@ -10,76 +10,6 @@ import pytest
 from course.engine import models
 
 RNG = np.random.default_rng(0)
-
-
-def np_conv1d(x, w, stride):
-    b, length, _ = x.shape
-    k, _, d = w.shape
-    n = (length - k) // stride + 1
-    out = np.zeros((b, n, d))
-    for i in range(n):
-        out[:, i, :] = np.einsum("bkc,kcd->bd", x[:, i * stride : i * stride + k, :], w)
-    return out
-
-
-def np_conv2d(x, w, stride):
-    b, h, wd, _ = x.shape
-    kh, kw, _, d = w.shape
-    oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
-    out = np.zeros((b, oh, ow, d))
-    for i in range(oh):
-        for j in range(ow):
-            patch = x[:, i * stride : i * stride + kh, j * stride : j * stride + kw, :]
-            out[:, i, j, :] = np.einsum("bpqc,pqcd->bd", patch, w)
-    return out
-
-
-@pytest.mark.parametrize("stride", [1, 2, 3])
-def test_conv1d_is_cross_correlation_as_numpy_computes_it(stride):
-    x = RNG.normal(size=(3, 17, 2)).astype(np.float32)
-    w = RNG.normal(size=(5, 2, 4)).astype(np.float32)
-    np.testing.assert_allclose(
-        models.conv1d(jnp.asarray(x), jnp.asarray(w), stride),
-        np_conv1d(x, w, stride),
-        rtol=1e-5,
-        atol=1e-5,
-    )
-
-
-@pytest.mark.parametrize("stride", [1, 2])
-def test_conv2d_is_cross_correlation_as_numpy_computes_it(stride):
-    x = RNG.normal(size=(2, 9, 8, 3)).astype(np.float32)
-    w = RNG.normal(size=(3, 3, 3, 5)).astype(np.float32)
-    np.testing.assert_allclose(
-        models.conv2d(jnp.asarray(x), jnp.asarray(w), stride),
-        np_conv2d(x, w, stride),
-        rtol=1e-5,
-        atol=1e-5,
-    )
-
-
-def test_conv_matches_lax_conv_without_kernel_flip():
-    x = RNG.normal(size=(2, 9, 8, 3)).astype(np.float32)
-    w = RNG.normal(size=(3, 3, 3, 5)).astype(np.float32)
-    ref = jax.lax.conv_general_dilated(
-        x, w, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
-    )
-    np.testing.assert_allclose(
-        models.conv2d(jnp.asarray(x), jnp.asarray(w)), ref, rtol=1e-5, atol=1e-5
-    )
-
-
-def test_max_pool_window_starts_at_i_times_stride():
-    x = RNG.normal(size=(2, 7, 6, 3)).astype(np.float32)
-    out = np.asarray(models.max_pool2d(jnp.asarray(x), 2))
-    assert out.shape == (2, 3, 3, 3)
-    for i in range(3):
-        for j in range(3):
-            np.testing.assert_array_equal(
-                out[:, i, j], x[:, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].max(axis=(1, 2))
-            )
-    out = np.asarray(models.max_pool2d(jnp.asarray(x), 3, stride=2))
-    np.testing.assert_array_equal(out[:, 1, 1], x[:, 2:5, 2:5].max(axis=(1, 2)))
 
 
 def test_vanilla_rnn_and_gru_follow_their_equations():

@@ -278,3 +278,36 @@ def test_figure_text_is_at_least_9_px_where_it_is_shown():
         shown = smallest_pt * plots.DPI / 72 * min(1.0, 660 / width_px)
         assert shown >= 9.0, f"{len(spec.panels)} panels: text shown at {shown:.1f} px"
         assert outside == [], f"{len(spec.panels)} panels: sticks out by {outside} px"
+
+
+def _legend_covers(spec: Figure) -> int:
+    """How many data points the matplotlib-drawn legend of a one-panel figure covers."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+
+    fig = MplFigure(dpi=plots.DPI)
+    FigureCanvasAgg(fig)
+    plots.draw(spec, fig)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    box = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+    xy = np.concatenate([np.c_[s.x, s.y] for s in spec.panels[0].series])
+    return sum(box.contains(*p) for p in ax.transData.transform(xy))
+
+
+def test_a_legend_by_default_sits_where_it_covers_no_data():
+    """The default legend place ("best") avoids the data.  A falling diagonal and a cluster
+    in the upper right leave only the lower-left corner free (a fixed "upper right" legend
+    covers the cluster); two diagonals and two rails at the top and bottom leave no corner
+    free, so the y range rises until the data sit below the legend."""
+    x = np.linspace(0, 1, 41)
+    cluster = np.linspace(0.75, 1.0, 11)
+    one_free = Lines([Series(x, 1 - x, "falling diagonal"),
+                      Series(cluster, 0.95 + 0 * cluster, "cluster", markers=True)])  # fmt: skip
+    assert one_free.legend_place() == ("lower left", None)
+    none_free = Lines([Series(x, x, "rising"), Series(x, 1 - x, "falling"),
+                       Series(x, 0 * x, "floor"), Series(x, 1 + 0 * x, "ceiling")])  # fmt: skip
+    corner, ylim = none_free.legend_place()
+    assert corner == "upper right" and ylim[1] > 1.2, ylim
+    for panel in (one_free, none_free):
+        assert _legend_covers(Figure([panel], width=6, height=3.5)) == 0

@@ -346,7 +346,6 @@ def norms_figure(grid: NormGrid, values: dict[str, Any]) -> Figure:
         ylim=(1e-16, 1e2),
         vline=float(depth),
         hline=1.0,
-        legend_loc="lower left",
     )
     ratio = float(np.exp(np.mean(np.log(grid.ratio(act, depth, width)))))
     return Figure(

@@ -182,7 +182,6 @@ def valley_figure(valleys: dict[str, Valley], values: dict[str, Any]) -> Figure:
         xlim=(0, STEPS),
         ylim=(1e-12, 1e3),
         hline=TOL,
-        legend_loc="lower left",
     )
     best = steps_to_tolerance(v)
     summary = Lines(
@@ -204,7 +203,6 @@ def valley_figure(valleys: dict[str, Valley], values: dict[str, Any]) -> Figure:
         xlim=(0.8, 400),
         ylim=(1, 1000),
         vline=float(kappa),
-        legend_loc="upper left",
     )
     reached = v.steps_to()[o, k, j]
     verdict = f"below tolerance from step {reached}" if reached <= STEPS else "not within tolerance"
@@ -319,12 +317,12 @@ def noise_figure(result: SweepResult, values: dict[str, Any]) -> Figure:
     mean = Lines(
         [Series(x, loss[i].mean(0), f"batch {b}") for i, b in enumerate(BATCHES)],
         title="training loss, mean over seeds", xlabel=xlabel, ylabel="training ½-MSE",
-        ylog=True, xlim=(0, per_log), ylim=(0.3, 1e4), legend_loc="upper right",
+        ylog=True, xlim=(0, per_log), ylim=(0.3, 1e4),
     )  # fmt: skip
     spread = Lines(
         [Series(x, loss[i].std(0), f"batch {b}") for i, b in enumerate(BATCHES)],
         title="spread across seeds (std)", xlabel=xlabel, ylabel="std of the ½-MSE",
-        ylog=True, xlim=(0, per_log), ylim=(0.1, 1e3), legend_loc="upper right",
+        ylog=True, xlim=(0, per_log), ylim=(0.1, 1e3),
     )  # fmt: skip
     final = loss[:, :, -1]  # (batch, seed)
     title = f"{'equal steps' if mode == 'steps' else 'equal examples'}, n = {n}: final std " + (

@@ -78,7 +78,6 @@ def memorization_figure(m: Memorization) -> Figure:
                 ylabel="½-MSE",
                 hline=m.baselines[target],
                 ylog=True,
-                legend_loc="lower left",
             )
         )
     return Figure(
@@ -176,7 +175,6 @@ def model_sizes_figure(results: dict[str, SweepResult]) -> Figure:
             xlabel="training examples n",
             ylabel=ylabel,
             xlog=True,
-            legend_loc="lower left",
         )
         for key, title, ylabel in (
             ("test", "test error", "test error"),
@@ -194,6 +192,7 @@ DD_SIZES = [500, 1000]
 DD_SEEDS = 4
 DD = TrainConfig(MLP(64, (max(WIDTHS),), 10), steps=3000, batch_size=100, n_logs=1, lr=3e-3)
 INTERPOLATED = 0.01  # training error at or below this counts as "fits every training label"
+ERROR_TOP = 0.8  # the explorer's error axis: the curves stay well below it
 
 
 def noisy_digits(noise: float, *, key: jax.Array) -> datasets.Dataset:
@@ -307,20 +306,20 @@ def dd_figure(
     test, train = 1 - sub.final("test_acc"), 1 - sub.final("train_acc")
     p = find_peak(result, noise=noise, n_train=n)
     thr = WIDTHS[p.threshold]
+    grey = "#7f7f7f"
     curves = Lines(
         [
             band(test.mean(0), test.std(0), WIDTHS, "test error"),
             band(train.mean(0), train.std(0), WIDTHS, "train error", dashed=True),
-            Series([thr, thr], [0.0, 1.0], "train error first ≈ 0", color="#7f7f7f", dashed=True),
+            Series([thr, thr], [0, ERROR_TOP], "train error first ≈ 0", color=grey, dashed=True),
         ],
         title=f"{n} examples, {noise:.0%} noisy labels",
         xlabel="hidden units (width)",
         ylabel="error",
         xlog=True,
         xlim=(2.5, 480),
-        ylim=(0, 0.8),
+        ylim=(0, ERROR_TOP),
         vline=float(width),
-        legend_loc="upper right",
     )
     others = Lines(
         [
@@ -338,9 +337,8 @@ def dd_figure(
         ylabel="test error",
         xlog=True,
         xlim=(2.5, 480),
-        ylim=(0, 0.8),
+        ylim=(0, ERROR_TOP),
         vline=float(width),
-        legend_loc="upper right",
     )
     if point is None:
         j = int(np.argmin(np.abs(np.log(np.asarray(WIDTHS) / width))))

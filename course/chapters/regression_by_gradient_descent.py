@@ -283,7 +283,6 @@ def figure(grid: Grid, values: dict[str, Any], point: SweepResult) -> Figure:
         xlim=(0, 2.0),
         ylim=(1e-6, 1e12),
         vline=float(lr),
-        legend_loc="upper left",
     )
     test = grid.result.metrics["test_loss"][i_noise, :, 0, :, i_lr, -1]  # (data, n)
     test = np.clip(np.where(np.isfinite(test), test, 1e12), 1e-3, 1e12)
@@ -304,7 +303,6 @@ def figure(grid: Grid, values: dict[str, Any], point: SweepResult) -> Figure:
         xlim=(15, 1300),
         ylim=(noise**2 / 4, noise**2 * 50 + 1),
         vline=float(n),
-        legend_loc="upper right",
     )
     dist = grid.distance[i_noise, :, i_n, i_lr]
     above = int(np.sum(lr > 2 / grid.curvature[:, i_n]))  # draws whose own 2/L is below η

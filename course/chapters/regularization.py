@@ -333,8 +333,7 @@ def learning_panel(point: SweepResult, title: str) -> Lines:
         err = 1 - point.metrics[f"{split}_acc"]  # (seed, log)
         curves.append(band(err.mean(0), err.std(0), point.steps, f"{split} error", dashed=dashed))
     xlim = (0.0, float(point.steps[-1]))
-    return Lines(curves, title=title, xlabel="step", ylabel="error", xlim=xlim, ylim=(0, 1),
-                 legend_loc="lower left")  # fmt: skip
+    return Lines(curves, title=title, xlabel="step", ylabel="error", xlim=xlim, ylim=(0, 1))
 
 
 def point(study: Study, values: dict[str, Any]) -> SweepResult:
@@ -355,7 +354,6 @@ def figure(study: Study, values: dict[str, Any], runs: SweepResult) -> Figure:
          for nm in study.names],
         title=f"test error against strength level, n = {n}", xlabel="strength level (0 = off)",
         ylabel="test error", xlim=(-0.3, LEVELS[-1] + 0.3), ylim=(0.3, 0.8), vline=float(level),
-        legend_loc="lower left",
     )  # fmt: skip
     by_size = Lines(
         [Series(study.sizes, study.none(), "no regularisation", color="#7f7f7f", dashed=True),
@@ -363,7 +361,6 @@ def figure(study: Study, values: dict[str, Any], runs: SweepResult) -> Figure:
          Series(study.sizes, study.tuned(name), "strength tuned on validation", dashed=True)],
         title=f"{name}: test error against data", xlabel="training examples n",
         ylabel="test error", xlog=True, xlim=(100, 5000), ylim=(0.3, 0.8), vline=float(n),
-        legend_loc="lower left",
     )  # fmt: skip
     test = 1 - runs.final("test_acc")
     train = 1 - runs.final("train_acc")
@@ -420,7 +417,7 @@ def early_stopping_figure(study: Study, n_train: int = 250) -> Figure:
              band(test.mean(0), test.std(0), runs.steps, "test error", dashed=True)],
             title=f"stop at the lowest {label}: step {step:g}", xlabel="step", vline=step,
             ylabel="cross-entropy, error" if metric == "val_loss" else "error",
-            ylim=None if metric == "val_loss" else (0, 1), legend_loc="upper right",
+            ylim=None if metric == "val_loss" else (0, 1),
         ))  # fmt: skip
     return Figure(panels, title=f"Early stopping, no other regularisation, n = {n_train}",
                   width=11, height=3.6)  # fmt: skip

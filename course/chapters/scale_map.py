@@ -182,7 +182,6 @@ def figure(result: SweepResult, point: SweepResult, values: dict[str, Any]) -> F
         xlim=(SIZES[0] / 1.2, SIZES[-1] * 1.2),
         ylim=(0.3, 0.85),
         vline=float(n),
-        legend_loc="lower left",
     )
     test = 1 - point.final("test_acc")
     train = 1 - point.final("train_acc")

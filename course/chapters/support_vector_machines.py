@@ -179,7 +179,7 @@ def boundary_panel(
                              dashed=dashed))  # fmt: skip
     return Lines(
         series, title=title, xlabel="x₁", ylabel="x₂", xlim=(box[0], box[1]),
-        ylim=(box[2], box[3]), legend_loc="lower left", legend=legend,
+        ylim=(box[2], box[3]), legend=legend,
     )  # fmt: skip
 
 
@@ -493,12 +493,12 @@ def gamma_figure(path: GammaPath) -> Figure:
         ],
         title=f"RBF SVM, C = {GAMMA_C:g}, n = {GAMMA_DATA['n_train']}: error against γ "
         f"(bands: 2 s.e. over {GAMMA_DRAWS} draws)",
-        xlabel="γ (larger: narrower kernel)", ylabel="error", xlog=True, legend_loc="upper left",
+        xlabel="γ (larger: narrower kernel)", ylabel="error", xlog=True,
     )  # fmt: skip
     support = Lines(
         [Series(g, path.mean("support_fraction"), "support vectors / n", markers=True)],
         title="how many points the boundary rests on", xlabel="γ", ylabel="fraction",
-        xlog=True, ylim=(0, 1.05), legend_loc="lower right",
+        xlog=True, ylim=(0, 1.05),
     )  # fmt: skip
     return Figure([errors, support], width=10.0, height=3.6)
 
@@ -910,7 +910,6 @@ def explorer_figure(grid: Grid, view: View, values: dict[str, Any]) -> Figure:
         ],
         title="error against C at this kernel, γ, n and noise",
         xlabel="C", ylabel="error", xlog=True, vline=float(values["C"]), ylim=(0, 0.5),
-        legend_loc="upper right",
     )  # fmt: skip
     caption = (
         f"{kernel}, C = {values['C']:g}{gamma}, n = {len(view.y)}, noise {values['noise']:g}: "
@@ -942,13 +941,13 @@ def cost_figure(cost: Cost) -> Figure:
     times = Lines(
         [Series(n, cost.seconds[k], label, markers=True) for k, label in COST_LABELS.items()],
         title="fit time against n (log-log)", xlabel="training examples n",
-        ylabel="seconds", xlog=True, ylog=True, legend_loc="upper left",
+        ylabel="seconds", xlog=True, ylog=True,
     )  # fmt: skip
     accuracy = Lines(
         [Series(n, cost.accuracy[k], label, markers=True, dashed=k == "svc")
          for k, label in COST_LABELS.items()],
         title="test accuracy against n", xlabel="training examples n", ylabel="accuracy",
-        xlog=True, legend_loc="lower right",
+        xlog=True,
     )  # fmt: skip
     return Figure([times, accuracy], width=10.0, height=3.6)
 

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from course.engine.checks import check_choice, check_float, check_int, check_key
+from course.engine.conv import conv1d, conv2d, pool2d
 
 Params = Any  # a pytree of arrays
 
@@ -346,62 +347,6 @@ class MLP:
         return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
 
 
-def conv1d(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
-    """1-D cross-correlation ('valid' padding) as one matmul over patches.
-
-    ``out[b, i, d] = sum_k sum_c x[b, i*stride + k, c] * w[k, c, d]``.  Deep-learning
-    "convolution" layers compute this cross-correlation; the kernel is not flipped.
-
-    Args:
-        x: (batch, length, c_in).
-        w: (kernel, c_in, c_out).
-        stride: step between output positions.
-
-    Returns:
-        (batch, (length - kernel) // stride + 1, c_out).
-    """
-    k = w.shape[0]
-    n_out = (x.shape[1] - k) // stride + 1
-    idx = np.arange(n_out)[:, None] * stride + np.arange(k)[None, :]  # (n_out, k), static
-    patches = x[:, idx, :]  # (batch, n_out, k, c_in)
-    return jnp.einsum("blkc,kcd->bld", patches, w)
-
-
-def conv2d(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
-    """2-D cross-correlation ('valid' padding) as one matmul over patches.
-
-    ``out[b, i, j, d] = sum_{p,q,c} x[b, i*s + p, j*s + q, c] * w[p, q, c, d]``.
-
-    Args:
-        x: (batch, height, width, c_in).
-        w: (kh, kw, c_in, c_out).
-        stride: step between output positions (both directions).
-
-    Returns:
-        (batch, out_h, out_w, c_out).
-    """
-    kh, kw = w.shape[:2]
-    oh = (x.shape[1] - kh) // stride + 1
-    ow = (x.shape[2] - kw) // stride + 1
-    rows = (np.arange(oh)[:, None] * stride + np.arange(kh)[None, :])[:, None, :, None]
-    cols = (np.arange(ow)[:, None] * stride + np.arange(kw)[None, :])[None, :, None, :]
-    patches = x[:, rows, cols, :]  # (batch, oh, ow, kh, kw, c_in)
-    return jnp.einsum("bijpqc,pqcd->bijd", patches, w)
-
-
-def max_pool2d(x: jax.Array, size: int = 2, stride: int | None = None) -> jax.Array:
-    """Max pooling: ``out[b, i, j, c] = max_{p,q < size} x[b, i*s + p, j*s + q, c]``.
-
-    The window of output (i, j) starts at (i·s, j·s); ``stride`` defaults to ``size``.
-    """
-    s = size if stride is None else stride
-    oh = (x.shape[1] - size) // s + 1
-    ow = (x.shape[2] - size) // s + 1
-    rows = (np.arange(oh)[:, None] * s + np.arange(size)[None, :])[:, None, :, None]
-    cols = (np.arange(ow)[:, None] * s + np.arange(size)[None, :])[None, :, None, :]
-    return x[:, rows, cols, :].max(axis=(3, 4))  # (batch, oh, ow, c)
-
-
 def _check_channels(channels: Any) -> None:
     if not isinstance(channels, tuple) or not channels:
         raise TypeError(f"channels must be a non-empty tuple of ints, got {channels!r}")
@@ -588,10 +533,9 @@ class CNN2D:
         keys = _dropout_keys(key, len(self.channels))
         h = x.reshape(x.shape[0], *self.size)[..., None]  # (batch, H, W, 1)
         for layer, c, k in zip(params[:-1], self.channels, keys, strict=True):
-            h = jnp.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)))
-            z = conv2d(h, layer["w"]) + layer["b"][None, None, None, :]
+            z = conv2d(h, layer["w"], padding="same") + layer["b"][None, None, None, :]
             h = jax.nn.relu(z) * unit_mask(c, width)[None, None, None, :]
-            h = max_pool2d(h, 2)  # (batch, H/2, W/2, c)
+            h = pool2d(h, 2)  # (batch, H/2, W/2, c)
             h = apply_dropout(h, rate, k)
         h = h.reshape(h.shape[0], -1)
         return dense(h, params[-1]["w"]) + params[-1]["b"][None, :]

@@ -66,6 +66,30 @@ class Series:
         }  # fmt: skip
 
 
+# The legend's place is chosen here, once, so both renderers put it in the same corner (and
+# a cached background knows where it is).  Sizes in px of the smallest panel either
+# renderer draws and of the twin's legend (the larger of the two renderers' legends).
+LEGEND_PANEL_PX = (250.0, 230.0)  # (width, height) of the plot box
+LEGEND_ROW_PX, LEGEND_CHAR_PX, LEGEND_KEY_PX = 18.0, 7.2, 40.0
+CORNERS = ("upper right", "upper left", "lower left", "lower right")
+
+
+def _extent(values: np.ndarray, log: bool) -> tuple[float, float]:
+    """The finite (positive, on a log axis) range of ``values``, as the renderers take it."""
+    v = values[np.isfinite(values) & ((values > 0) if log else True)]
+    if v.size == 0:
+        return (1.0, 10.0) if log else (0.0, 1.0)
+    lo, hi = float(v.min()), float(v.max())
+    return (lo, hi) if hi > lo else (lo, lo + (lo if log else 1.0))
+
+
+def _fractions(values: np.ndarray, lim: tuple[float, float], log: bool) -> np.ndarray:
+    """Positions as fractions of the axis (0 at ``lim[0]``, 1 at ``lim[1]``)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.log10 if log else (lambda v: v)
+        return (f(values) - f(lim[0])) / (f(lim[1]) - f(lim[0]))
+
+
 @dataclasses.dataclass
 class Lines:
     """A panel of curves.
@@ -77,7 +101,9 @@ class Lines:
         xlim, ylim: axis ranges (None: fit the data).
         vline, hline: a reference line at this x (or y), or None.
         legend: show the legend.
-        legend_loc: where: "upper right", "upper left", "lower left" or "lower right".
+        legend_loc: "best" (the corner that covers the fewest drawn points, chosen by
+            each renderer for its own layout), or "upper right", "upper left",
+            "lower left" or "lower right".
     """
 
     series: list[Series]
@@ -91,21 +117,90 @@ class Lines:
     vline: float | None = None
     hline: float | None = None
     legend: bool = True
-    legend_loc: str = "upper right"
+    legend_loc: str = "best"
 
     kind = "lines"
 
+    def _ranges(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The x and y ranges the renderers show (a linear y range padded by 5 %)."""
+        xs = np.concatenate([np.asarray(s.x, float) for s in self.series] or [np.zeros(0)])
+        ys = np.concatenate(
+            [np.asarray(s.y, float) for s in self.series]
+            + [np.asarray(s.y, float) + sign * np.asarray(s.err, float)
+               for s in self.series if s.err is not None for sign in (-1, 1)]
+            or [np.zeros(0)]
+        )  # fmt: skip
+        xr = tuple(self.xlim) if self.xlim is not None else _extent(xs, self.xlog)
+        yr = tuple(self.ylim) if self.ylim is not None else _extent(ys, self.ylog)
+        if self.ylim is None and not self.ylog:
+            pad = 0.05 * (yr[1] - yr[0])
+            yr = (yr[0] - pad, yr[1] + pad)
+        return xr, yr
+
+    def _drawn_points(self, xr: tuple, yr: tuple) -> np.ndarray:
+        """Every marker and points along every line, as (n, 2) axis fractions."""
+        out = []
+        for s in self.series:
+            p = np.stack([_fractions(np.asarray(s.x, float), xr, self.xlog),
+                          _fractions(np.asarray(s.y, float), yr, self.ylog)], 1)  # fmt: skip
+            ok = np.isfinite(p).all(1)
+            out.append(p[ok])
+            if s.line:  # a point every 1 % of the axes along each drawn segment
+                for a, b in zip(p[:-1][ok[:-1] & ok[1:]], p[1:][ok[:-1] & ok[1:]], strict=True):
+                    n = int(min(200, np.ceil(np.hypot(*(b - a)) / 0.01)))
+                    out.append(a + np.linspace(0, 1, n + 1)[:, None] * (b - a))
+        return np.concatenate(out) if out else np.zeros((0, 2))
+
+    def legend_place(self) -> tuple[str, tuple[float, float] | None]:
+        """Where the legend goes and the y range to draw: ``(corner, ylim)``.
+
+        With ``legend_loc="best"`` the corner is the one whose legend box covers the fewest
+        drawn points (in the smallest panel either renderer draws); when every corner covers
+        some, the y range is raised until the data sit below a legend in the upper right —
+        unless some data already run off the top (a diverging run), where no range clears
+        them and the least-covered corner stays.
+        """
+        labels = [s.label for s in self.series if s.label]
+        if self.legend_loc != "best":
+            return self.legend_loc, self.ylim
+        if not (self.legend and labels):
+            return "upper right", self.ylim
+        w_px, h_px = LEGEND_PANEL_PX
+        width = (LEGEND_KEY_PX + LEGEND_CHAR_PX * max(map(len, labels))) / w_px
+        height = (LEGEND_ROW_PX * len(labels) + 12) / h_px
+        xr, yr = self._ranges()
+        points = self._drawn_points(xr, yr)
+        off_range = bool((points[:, 1] > 1 + 1e-9).any())  # some data run off the top
+        points = points[((points >= 0) & (points <= 1)).all(1)]  # what is drawn, not clipped
+        margin = 4 / w_px
+        covered = {}
+        for corner in CORNERS:
+            x0 = 1 - width - margin if "right" in corner else -margin
+            y0 = 1 - height - margin if "upper" in corner else -margin
+            u, v = points[:, 0] - x0, points[:, 1] - y0
+            inside = (u >= 0) & (u <= width + 2 * margin) & (v >= 0) & (v <= height + 2 * margin)
+            covered[corner] = int(inside.sum())
+        corner = min(CORNERS, key=lambda c: covered[c])  # ties: the earlier corner
+        if covered[corner] == 0 or off_range:  # raising the top would not clear them
+            return corner, self.ylim
+        share = max(0.3, 1 - height - 2 * margin)  # the data keep this share of the height
+        if self.ylog:
+            lo, hi = np.log10(yr[0]), np.log10(yr[1])
+            return "upper right", (yr[0], float(10 ** (lo + (hi - lo) / share)))
+        return "upper right", (yr[0], yr[0] + (yr[1] - yr[0]) / share)
+
     def to_json(self) -> dict[str, Any]:
-        """Plain-JSON form."""
+        """Plain-JSON form (the legend's corner and the y range resolved: ``legend_place``)."""
+        legend_loc, ylim = self.legend_place()
         return {
             "kind": self.kind, "series": [s.to_json() for s in self.series],
             "title": self.title, "xlabel": self.xlabel, "ylabel": self.ylabel,
             "xlog": self.xlog, "ylog": self.ylog,
             "xlim": None if self.xlim is None else _floats(self.xlim),
-            "ylim": None if self.ylim is None else _floats(self.ylim),
+            "ylim": None if ylim is None else _floats(ylim),
             "vline": None if self.vline is None else _floats([self.vline])[0],
             "hline": None if self.hline is None else _floats([self.hline])[0],
-            "legend": self.legend, "legend_loc": self.legend_loc,
+            "legend": self.legend, "legend_loc": legend_loc,
         }  # fmt: skip
 
 

@@ -29,6 +29,9 @@ DPI = 100
 # is laid out narrower, with its panels wrapped onto rows, instead of being shrunk whole.
 MAX_WIDTH_PX = 900
 MIN_PANEL_PX = 240  # narrowest panel before panels wrap onto another row
+# compact legend rows (about the twin's 16 px), so figures.LEGEND_ROW_PX holds for both
+LEGEND_STYLE = {"labelspacing": 0.3, "handlelength": 1.8, "handletextpad": 0.5,
+                "borderaxespad": 0.4}  # fmt: skip
 FONT = {"tick": 9, "legend": 9, "label": 10, "title": 10.5, "caption": 11.5, "cell": 9}
 MIN_TITLE_PT = 9  # a title shrinks to fit its width, not below this
 LEFT, RIGHT, GAP = 0.07, 0.98, 0.38  # margins and gap between panels, as twin.js
@@ -80,11 +83,12 @@ def _draw_lines(ax: Any, panel: Lines, moving: list) -> None:
             )
             ax.add_collection(coll)
             moving.append(coll)
+    legend_loc, ylim = panel.legend_place()  # the corner, and the y range with room for it
     xs = [v for s in panel.series for v in np.asarray(s.x, float)]
     ys = [v for s in panel.series for v in _with_bands(s)]
     for on, axis, lim, data in (
         (panel.xlog, ax.xaxis, panel.xlim, xs),
-        (panel.ylog, ax.yaxis, panel.ylim, ys),
+        (panel.ylog, ax.yaxis, ylim, ys),
     ):
         if on:
             axis._set_axes_scale("log")
@@ -100,8 +104,8 @@ def _draw_lines(ax: Any, panel: Lines, moving: list) -> None:
     ax.autoscale_view()
     if panel.xlim is not None:
         ax.set_xlim(*panel.xlim)
-    if panel.ylim is not None:
-        ax.set_ylim(*panel.ylim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     vline = ax.axvline(
         np.nan if panel.vline is None else panel.vline, color="0.3", lw=1, ls=":", animated=True
     )
@@ -110,7 +114,7 @@ def _draw_lines(ax: Any, panel: Lines, moving: list) -> None:
         ax.axhline(panel.hline, color="0.3", lw=1, ls=":")
     ax.grid(True, color="0.9", lw=0.6)
     if panel.legend and any(s.label for s in panel.series):
-        ax.legend(fontsize=FONT["legend"], frameon=False, loc=panel.legend_loc)
+        ax.legend(fontsize=FONT["legend"], frameon=False, loc=legend_loc, **LEGEND_STYLE)
 
 
 def _with_bands(s: Any) -> np.ndarray:

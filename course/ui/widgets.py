@@ -125,6 +125,7 @@ class Explorer:
             format="png", layout=w.Layout(width="100%", max_width=f"{MAX_WIDTH_PX}px")
         )
         self.status = w.HTML()
+        self.status.add_class("course-status")
         rows = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         rows += list(self.inputs.values())
         self.live_note = w.HTML()  # kernel-only: the book page shows the twin, not this
@@ -135,6 +136,7 @@ class Explorer:
             rows.append(w.HTML(f"<span style='color:#666'>{html.escape(note)}</span>"))
         rows += [self.image, self.status]
         self.widget = w.VBox(rows)
+        self.widget.add_class("course-explorer")  # how tests find an explorer on the page
 
         if live is not None:  # compile the live path now, so no later move compiles
             start = time.perf_counter()

@@ -76,6 +76,14 @@
                  transform: "rotate(-90 " + (box.x - 44) + " " + (box.y + box.h / 2) + ")" }, g, p.ylabel);
   }
 
+  function textWidth(g, labels, size) {  // drawn width of the longest label, in px
+    var longest = labels.reduce(function (a, t) { return String(t).length > a.length ? String(t) : a; }, "");
+    var probe = el("text", { "font-size": size }, g, longest);
+    var len = probe.getComputedTextLength ? probe.getComputedTextLength() : 0.6 * size * longest.length;
+    g.removeChild(probe);
+    return len;
+  }
+
   function drawLines(g, p, box, palette) {
     var xs = [], ys = [];
     p.series.forEach(function (s) {
@@ -128,18 +136,19 @@
         else el("circle", { cx: X(x), cy: Y(s.y[j]), r: 3.2, fill: color }, plot);
       });
     });
-    if (p.legend) {
+    if (p.legend) {  // at the corner the specification chose (figures.Lines.legend_place)
       var labelled = p.series.filter(function (s) { return s.label; }), k = 0;
       var loc = p.legend_loc || "upper right", right = loc.indexOf("right") >= 0;
-      var width = 30 + 6.2 * Math.max.apply(null, labelled.map(function (s) { return s.label.length; }).concat([0]));
+      var width = 30 + textWidth(g, labelled.map(function (s) { return s.label; }), 11);
       var x0 = right ? box.x + box.w - width - 6 : box.x + 8;
       var y0 = loc.indexOf("upper") >= 0 ? box.y + 14 : box.y + box.h - 16 * labelled.length + 4;
+      var legend = el("g", { "class": "legend" }, g);
       p.series.forEach(function (s, i) {
         if (!s.label) return;
         var y = y0 + 16 * k++, color = s.color || palette[i % palette.length];
-        if (s.line === false) el("circle", { cx: x0 + 10, cy: y - 4, r: s.hollow ? 5 : 3.2, fill: s.hollow ? "none" : color, stroke: color, "stroke-width": 1.2 }, g);
-        else el("line", { x1: x0, x2: x0 + 20, y1: y - 4, y2: y - 4, stroke: color, "stroke-width": 2, "stroke-dasharray": s.dashed ? "6,4" : null }, g);
-        el("text", { x: x0 + 26, y: y, "font-size": 11 }, g, s.label);
+        if (s.line === false) el("circle", { cx: x0 + 10, cy: y - 4, r: s.hollow ? 5 : 3.2, fill: s.hollow ? "none" : color, stroke: color, "stroke-width": 1.2 }, legend);
+        else el("line", { x1: x0, x2: x0 + 20, y1: y - 4, y2: y - 4, stroke: color, "stroke-width": 2, "stroke-dasharray": s.dashed ? "6,4" : null }, legend);
+        el("text", { x: x0 + 26, y: y, "font-size": 11 }, legend, s.label);
       });
     }
     axesText(g, box, p);
@@ -154,16 +163,9 @@
     var rows = p.z.length, cols = p.z[0].length;
     var bw = 14, bgap = 10, w = box.w - bw - bgap - 34;
     var cw = w / cols, ch = box.h / rows, lo = p.limits[0], hi = p.limits[1];
-    function widest(labels, size) {  // drawn width of the longest label, in px
-      var longest = labels.reduce(function (a, t) { return String(t).length > a.length ? String(t) : a; }, "");
-      var probe = el("text", { "font-size": size }, g, longest);
-      var len = probe.getComputedTextLength ? probe.getComputedTextLength() : 0.6 * size * longest.length;
-      g.removeChild(probe);
-      return len;
-    }
     // annotate only where the numbers fit their cells; label every k-th column where they do not
-    var annotate = p.text && widest([].concat.apply([], p.text), 9.5) <= cw - 2;
-    var every = Math.max(1, Math.ceil((widest(p.x, 11) + 4) / cw));
+    var annotate = p.text && textWidth(g, [].concat.apply([], p.text), 9.5) <= cw - 2;
+    var every = Math.max(1, Math.ceil((textWidth(g, p.x, 11) + 4) / cw));
     for (var r = 0; r < rows; r++) {
       for (var c = 0; c < cols; c++) {
         var v = p.z[r][c], u = v === null ? 0 : (v - lo) / (hi - lo);
@@ -206,7 +208,10 @@
     });
   }
 
+  var mounted = {};  // root id -> its data (for tests that walk every frame)
+
   function mount(id, data) {
+    mounted[id] = data;
     var root = document.getElementById(id);
     var host = root.querySelector(".twin-figure"), state = data.controls.map(function (c) { return c.index; });
     function show() {
@@ -226,5 +231,5 @@
     window.addEventListener("resize", show);  // redraw at the new width
   }
 
-  window.courseTwin = { mount: mount, render: render };
+  window.courseTwin = { mount: mount, render: render, mounted: mounted };
 })();
