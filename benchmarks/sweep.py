@@ -78,27 +78,30 @@ def run_loop(cfg, d, sizes, seeds):
     return time.perf_counter() - start, acc.mean(axis=0)
 
 
-def run_torch(d, sizes, seeds, steps, batch):
+def torch_data(d):
+    """The data set as PyTorch tensors: x, y, x_test, y_test (2 threads, as the engine)."""
     import torch
 
     torch.set_num_threads(2)
-    x = torch.tensor(np.asarray(d.x_train))
-    y = torch.tensor(np.asarray(d.y_train), dtype=torch.long)
-    xt = torch.tensor(np.asarray(d.x_test))
-    yt = torch.tensor(np.asarray(d.y_test), dtype=torch.long)
+    labels = {"dtype": torch.long}
+    return (
+        torch.tensor(np.asarray(d.x_train)), torch.tensor(np.asarray(d.y_train), **labels),
+        torch.tensor(np.asarray(d.x_test)), torch.tensor(np.asarray(d.y_test), **labels),
+    )  # fmt: skip
+
+
+def torch_eager_loop(make_net, d, sizes, seeds, steps, batch, lr):
+    """One ``make_net()`` and one Adam per run, trained one after another."""
+    import torch
+
+    x, y, xt, yt = torch_data(d)
     acc = np.zeros((seeds, len(sizes)))
     start = time.perf_counter()
     for s in range(seeds):
         for j, n in enumerate(sizes):
             torch.manual_seed(s * 1000 + j)
-            net = torch.nn.Sequential(
-                torch.nn.Linear(40, 100),
-                torch.nn.ReLU(),
-                torch.nn.Linear(100, 100),
-                torch.nn.ReLU(),
-                torch.nn.Linear(100, 10),
-            )
-            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+            net = make_net()
+            opt = torch.optim.Adam(net.parameters(), lr=lr)
             loss_fn = torch.nn.CrossEntropyLoss()
             for _ in range(steps):
                 idx = torch.randint(0, n, (batch,))
@@ -110,6 +113,19 @@ def run_torch(d, sizes, seeds, steps, batch):
     return time.perf_counter() - start, acc.mean(axis=0)
 
 
+def run_torch(d, sizes, seeds, steps, batch):
+    import torch
+
+    def make_net():
+        return torch.nn.Sequential(
+            torch.nn.Linear(40, 100), torch.nn.ReLU(),
+            torch.nn.Linear(100, 100), torch.nn.ReLU(),
+            torch.nn.Linear(100, 10),
+        )  # fmt: skip
+
+    return torch_eager_loop(make_net, d, sizes, seeds, steps, batch, lr=1e-3)
+
+
 def run_torch_batched(d, sizes, seeds, steps, batch, *, compiled=False):
     """Every run at once: stacked weights, batched matmuls, one Adam over all of them.
 
@@ -117,12 +133,8 @@ def run_torch_batched(d, sizes, seeds, steps, batch, *, compiled=False):
     """
     import torch
 
-    torch.set_num_threads(2)
+    x, y, xt, yt = torch_data(d)
     torch.manual_seed(0)
-    x = torch.tensor(np.asarray(d.x_train))
-    y = torch.tensor(np.asarray(d.y_train), dtype=torch.long)
-    xt = torch.tensor(np.asarray(d.x_test))
-    yt = torch.tensor(np.asarray(d.y_test), dtype=torch.long)
     runs = seeds * len(sizes)
     n = torch.tensor([s for _ in range(seeds) for s in sizes], dtype=torch.float32)  # (runs,)
 
@@ -242,33 +254,18 @@ def run_cnn_engine(d, sizes, seeds, steps, batch):
 def run_cnn_torch(d, sizes, seeds, steps, batch):
     import torch
 
-    torch.set_num_threads(2)
-    x = torch.tensor(np.asarray(d.x_train))[:, None, :]  # (n, 1, 40)
-    y = torch.tensor(np.asarray(d.y_train), dtype=torch.long)
-    xt = torch.tensor(np.asarray(d.x_test))[:, None, :]
-    yt = torch.tensor(np.asarray(d.y_test), dtype=torch.long)
     c, k, st = CNN_CHANNELS, CNN_KERNEL, CNN_STRIDE
-    acc = np.zeros((seeds, len(sizes)))
-    start = time.perf_counter()
-    for s in range(seeds):
-        for j, n in enumerate(sizes):
-            torch.manual_seed(s * 1000 + j)
-            net = torch.nn.Sequential(
-                torch.nn.Conv1d(1, c, k, st), torch.nn.ReLU(),
-                torch.nn.Conv1d(c, c, k, st), torch.nn.ReLU(),
-                torch.nn.Conv1d(c, c, k, st), torch.nn.ReLU(),
-                torch.nn.Flatten(), torch.nn.Linear(c * cnn_lengths()[-1], 10),
-            )  # fmt: skip
-            opt = torch.optim.Adam(net.parameters(), lr=CNN_LR)
-            loss_fn = torch.nn.CrossEntropyLoss()
-            for _ in range(steps):
-                idx = torch.randint(0, n, (batch,))
-                opt.zero_grad()
-                loss_fn(net(x[idx]), y[idx]).backward()
-                opt.step()
-            with torch.no_grad():
-                acc[s, j] = (net(xt).argmax(1) == yt).float().mean().item()
-    return time.perf_counter() - start, acc.mean(axis=0)
+
+    def make_net():
+        return torch.nn.Sequential(
+            torch.nn.Unflatten(1, (1, 40)),  # (batch, 40) -> (batch, 1 channel, 40)
+            torch.nn.Conv1d(1, c, k, st), torch.nn.ReLU(),
+            torch.nn.Conv1d(c, c, k, st), torch.nn.ReLU(),
+            torch.nn.Conv1d(c, c, k, st), torch.nn.ReLU(),
+            torch.nn.Flatten(), torch.nn.Linear(c * cnn_lengths()[-1], 10),
+        )  # fmt: skip
+
+    return torch_eager_loop(make_net, d, sizes, seeds, steps, batch, lr=CNN_LR)
 
 
 def run_cnn_torch_batched(d, sizes, seeds, steps, batch):
@@ -276,12 +273,8 @@ def run_cnn_torch_batched(d, sizes, seeds, steps, batch):
     import torch
     import torch.nn.functional as tf
 
-    torch.set_num_threads(2)
+    x, y, xt, yt = torch_data(d)
     torch.manual_seed(0)
-    x = torch.tensor(np.asarray(d.x_train))
-    y = torch.tensor(np.asarray(d.y_train), dtype=torch.long)
-    xt = torch.tensor(np.asarray(d.x_test))
-    yt = torch.tensor(np.asarray(d.y_test), dtype=torch.long)
     runs, c, k, st = seeds * len(sizes), CNN_CHANNELS, CNN_KERNEL, CNN_STRIDE
     flat = c * cnn_lengths()[-1]
     n = torch.tensor([s for _ in range(seeds) for s in sizes], dtype=torch.float32)

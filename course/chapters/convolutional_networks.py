@@ -446,13 +446,14 @@ def efficiency_study(
     pools = {False: plain, True: permute_positions(plain, key=k_perm)}
     with stopwatch() as watch:
         cnn = {
-            (k, p): sweep(cnn_config(k), pools[p], key=k_train, seeds=SEEDS, n_trains=N_TRAINS,
-                          widths=list(channels), width_buckets=None, progress=False)
+            (k, p): sweep(cnn_config(k), pools[p], key=k_train, seeds=SEEDS,  # same key: paired
+                          n_trains=N_TRAINS, widths=list(channels), width_buckets=None,
+                          progress=False)
             for k in kernels for p in (False, True)
         }  # fmt: skip
-        mlp = {p: sweep(MLP_CONFIG, pools[p], key=k_train, seeds=SEEDS, n_trains=N_TRAINS,
-                        progress=False) for p in (False, True)}  # fmt: skip
-    return Study(cnn, mlp, pools, k_train, watch["s"])
+        mlp = {p: sweep(MLP_CONFIG, pools[p], key=k_train, seeds=SEEDS,  # same key: paired
+                        n_trains=N_TRAINS, progress=False) for p in (False, True)}  # fmt: skip
+    return Study(cnn, mlp, pools, k_train, watch["s"])  # same key: kept for retraining live
 
 
 @dataclasses.dataclass
