@@ -28,6 +28,7 @@ def pytest_terminal_summary(terminalreporter):
     module = sys.modules.get("tests.test_browser")
     times = getattr(module, "RUN_ALL_SECONDS", {})
     if times:
-        terminalreporter.section("JupyterLab Run All, empty cache")
+        cache = "empty" if os.environ.get("COURSE_LAB_EMPTY_CACHE") == "1" else "course's"
+        terminalreporter.section(f"JupyterLab Run All ({cache} compilation cache)")
         for stem, seconds in times.items():
             terminalreporter.write_line(f"{stem:<40} {seconds:6.1f} s")
