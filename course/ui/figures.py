@@ -56,6 +56,14 @@ class Series:
     line: bool = True
     hollow: bool = False
 
+    def shown_y(self) -> np.ndarray:
+        """The y values and, where there is a band, y ± err (what the axis must show)."""
+        y = np.asarray(self.y, float)
+        if self.err is None:
+            return y
+        err = np.asarray(self.err, float)
+        return np.concatenate([y, y - err, y + err])
+
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form (numbers to 3 significant digits)."""
         return {
@@ -74,8 +82,13 @@ LEGEND_ROW_PX, LEGEND_CHAR_PX, LEGEND_KEY_PX = 18.0, 7.2, 40.0
 CORNERS = ("upper right", "upper left", "lower left", "lower right")
 
 
-def _extent(values: np.ndarray, log: bool) -> tuple[float, float]:
-    """The finite (positive, on a log axis) range of ``values``, as the renderers take it."""
+def extent(values: Any, log: bool) -> tuple[float, float]:
+    """The finite (positive, on a log axis) range of ``values``, as the twin's ``extent``.
+
+    Tick choice on a log axis depends on how many decades it spans; both renderers must
+    count them from the same range, or their ticks drift apart.
+    """
+    values = np.asarray(values, float)
     v = values[np.isfinite(values) & ((values > 0) if log else True)]
     if v.size == 0:
         return (1.0, 10.0) if log else (0.0, 1.0)
@@ -101,9 +114,8 @@ class Lines:
         xlim, ylim: axis ranges (None: fit the data).
         vline, hline: a reference line at this x (or y), or None.
         legend: show the legend.
-        legend_loc: "best" (the corner that covers the fewest drawn points, chosen by
-            each renderer for its own layout), or "upper right", "upper left",
-            "lower left" or "lower right".
+        legend_loc: "best" (resolved by ``legend_place`` for both renderers), or
+            "upper right", "upper left", "lower left" or "lower right".
     """
 
     series: list[Series]
@@ -124,14 +136,9 @@ class Lines:
     def _ranges(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """The x and y ranges the renderers show (a linear y range padded by 5 %)."""
         xs = np.concatenate([np.asarray(s.x, float) for s in self.series] or [np.zeros(0)])
-        ys = np.concatenate(
-            [np.asarray(s.y, float) for s in self.series]
-            + [np.asarray(s.y, float) + sign * np.asarray(s.err, float)
-               for s in self.series if s.err is not None for sign in (-1, 1)]
-            or [np.zeros(0)]
-        )  # fmt: skip
-        xr = tuple(self.xlim) if self.xlim is not None else _extent(xs, self.xlog)
-        yr = tuple(self.ylim) if self.ylim is not None else _extent(ys, self.ylog)
+        ys = np.concatenate([s.shown_y() for s in self.series] or [np.zeros(0)])
+        xr = tuple(self.xlim) if self.xlim is not None else extent(xs, self.xlog)
+        yr = tuple(self.ylim) if self.ylim is not None else extent(ys, self.ylog)
         if self.ylim is None and not self.ylog:
             pad = 0.05 * (yr[1] - yr[0])
             yr = (yr[0] - pad, yr[1] + pad)

@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from PIL import Image
 
-from course.ui.figures import PALETTE, Figure, Heatmap, Lines
+from course.ui.figures import PALETTE, Figure, Heatmap, Lines, extent
 
 DPI = 100
 # Text sizes are chosen for images shown at most MAX_WIDTH_PX wide and at least ~660 px
@@ -85,14 +85,14 @@ def _draw_lines(ax: Any, panel: Lines, moving: list) -> None:
             moving.append(coll)
     legend_loc, ylim = panel.legend_place()  # the corner, and the y range with room for it
     xs = [v for s in panel.series for v in np.asarray(s.x, float)]
-    ys = [v for s in panel.series for v in _with_bands(s)]
+    ys = [v for s in panel.series for v in s.shown_y()]
     for on, axis, lim, data in (
         (panel.xlog, ax.xaxis, panel.xlim, xs),
         (panel.ylog, ax.yaxis, ylim, ys),
     ):
         if on:
             axis._set_axes_scale("log")
-            lo, hi = lim if lim is not None else _log_extent(data)
+            lo, hi = lim if lim is not None else extent(data, log=True)
             decades = np.log10(hi / lo)
             if decades <= 3:
                 axis.set_major_locator(mpl.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -115,29 +115,6 @@ def _draw_lines(ax: Any, panel: Lines, moving: list) -> None:
     ax.grid(True, color="0.9", lw=0.6)
     if panel.legend and any(s.label for s in panel.series):
         ax.legend(fontsize=FONT["legend"], frameon=False, loc=legend_loc, **LEGEND_STYLE)
-
-
-def _with_bands(s: Any) -> np.ndarray:
-    """A series' y values and, where it has a band, y ± err (what the axis must show)."""
-    y = np.asarray(s.y, float)
-    if s.err is None:
-        return y
-    err = np.asarray(s.err, float)
-    return np.concatenate([y, y - err, y + err])
-
-
-def _log_extent(values: list[float]) -> tuple[float, float]:
-    """The positive finite range of ``values``, as the twin's ``extent`` computes it.
-
-    Tick choice on a log axis depends on how many decades it spans; both renderers must
-    count them from the same range, or their ticks drift apart.
-    """
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v) & (v > 0)]
-    if v.size == 0:
-        return 1.0, 10.0
-    lo, hi = float(v.min()), float(v.max())
-    return (lo, 2 * lo) if hi == lo else (lo, hi)
 
 
 def _text_px(text: str, points: float) -> float:
