@@ -8,7 +8,11 @@ LAB_ARGS ?=
 # Tests: warnings are errors and JAX refuses implicit rank promotion, in notebooks too.
 export JAX_NUMPY_RANK_PROMOTION := raise
 UNIT_TESTS     := -m pytest -n 2 --durations=15 -m "not book and not browser" tests
-NOTEBOOK_TESTS := -m pytest --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
+NOTEBOOK_TESTS := -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
+# `make test` computes each chapter's studies once: the notebooks keep them here
+# (course.engine.memo, keyed by the code and the arguments), and the claim tests and the
+# JupyterLab test read them back.  Emptied at the start of every `make test`.
+TEST_RESULTS   := $(CURDIR)/.cache/test-results
 
 .PHONY: lab test unit notebooks book book-check bench lock clean bootstrap
 
@@ -18,12 +22,14 @@ bootstrap:
 lab: bootstrap
 	$(BIN)/python tools/lab.py $(LAB_ARGS)
 
+test: export COURSE_RESULTS_DIR := $(TEST_RESULTS)
 test: bootstrap
 	@$(PYTHON) tools/browser.py
+	@rm -rf $(TEST_RESULTS)
 	@$(BIN)/python tools/stage.py "lint" $(BIN)/ruff check .
 	@$(BIN)/python tools/stage.py "format" $(BIN)/ruff format --check .
-	@$(BIN)/python tools/stage.py "unit tests" $(BIN)/python $(UNIT_TESTS)
 	@$(BIN)/python tools/stage.py "notebooks (nbval)" env PYTHONWARNINGS=error $(BIN)/python $(NOTEBOOK_TESTS)
+	@$(BIN)/python tools/stage.py "unit tests" $(BIN)/python $(UNIT_TESTS)
 	@$(BIN)/python tools/stage.py "book build" $(BIN)/python -m tools.book build
 	@$(BIN)/python tools/stage.py "book and browser tests" $(BIN)/python -m pytest -m "book or browser" tests
 

@@ -109,7 +109,8 @@ def lab(tmp_path_factory):
     if os.environ.get("COURSE_LAB_EMPTY_CACHE") == "1":
         env["COURSE_CACHE_DIR"] = str(root / "_cache")  # compile cache on, and empty
         env.pop("COURSE_JAX_CACHE", None)
-    else:  # the user's caches, not the hermetic ones of the unit tests (conftest.py)
+        env.pop("COURSE_RESULTS_DIR", None)  # studies too: computed in the lab, not read
+    else:  # the user's caches (or `make test`'s results), not the unit tests' (conftest.py)
         env.pop("COURSE_CACHE_DIR", None)
         env.pop("COURSE_JAX_CACHE", None)
     proc = subprocess.Popen(

@@ -25,6 +25,7 @@ import numpy as np
 
 from course.engine import data as datasets
 from course.engine.checks import check_choice, check_int
+from course.engine.memo import on_disk
 from course.engine.models import MLP, init_std
 from course.ui.controls import dropdown
 from course.ui.figures import Figure, Lines, Series, band
@@ -294,6 +295,7 @@ class NormGrid:
         return n[:, 0] / n[:, depth]
 
 
+@on_disk
 def norm_grid(*, key: jax.Array) -> NormGrid:
     """Gradient norms at initialisation for every activation × depth × width."""
     d = datasets.mnist1d()

@@ -28,6 +28,7 @@ import numpy as np
 
 from course.engine import conv
 from course.engine import data as datasets
+from course.engine.memo import on_disk
 from course.engine.models import CNN1D, CNN2D, MLP
 from course.engine.runtime import stopwatch
 from course.engine.sweep import SweepResult, sweep, sweep_point
@@ -41,6 +42,7 @@ from course.ui.widgets import Explorer, slider
 CHECK_COLUMNS = ["operation", "padding", "stride", "output shape", "max |ours − lax|"]
 
 
+@on_disk
 def reference_check(*, key: jax.Array) -> list[list[Any]]:
     """Our convolution and pooling against ``lax.conv_general_dilated`` / ``reduce_window``.
 
@@ -107,6 +109,7 @@ def relative_change(a: jax.Array, b: jax.Array) -> float:
     return float(jnp.linalg.norm(a - b) / jnp.linalg.norm(a))
 
 
+@on_disk
 def equivariance(x: jax.Array, *, key: jax.Array, shift: int = 3, channels: int = 16,
                  kernel: int = 5) -> Equivariance:  # fmt: skip
     """One random convolution (stride 1) and one random dense layer on the signals ``x``.
@@ -353,6 +356,7 @@ class Duel:
     n_test: int
 
 
+@on_disk
 def digits_duel(*, key: jax.Array) -> Duel:
     """003 §5's network (padded 'same' so it fits 8×8) against an MLP of about its size."""
     d = datasets.digits()
@@ -428,6 +432,7 @@ class Study:
         return 1 - self.mlp[permuted].final("test_acc")
 
 
+@on_disk
 def efficiency_study(
     *,
     key: jax.Array,

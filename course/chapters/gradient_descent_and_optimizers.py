@@ -26,6 +26,7 @@ import numpy as np
 from course.chapters.regression_by_gradient_descent import curvature, optimum_loss
 from course.engine import data as datasets
 from course.engine import optim
+from course.engine.memo import on_disk
 from course.engine.models import Linear
 from course.engine.sweep import SweepResult, stack, sweep
 from course.engine.train import TrainConfig
@@ -267,6 +268,7 @@ def batch_config(batch: int, mode: str) -> TrainConfig:
     )
 
 
+@on_disk
 def batch_noise(*, key: jax.Array) -> SweepResult:
     """Loss histories over mode × batch size × seeds × training-set size × base learning rate.
 
@@ -346,6 +348,7 @@ def noise_explorer(result: SweepResult) -> Explorer:
     )
 
 
+@on_disk
 def gradient_variance(*, key: jax.Array, draws: int = 2000) -> dict[int, float]:
     """Total variance of the mini-batch gradient at w = 0, for each batch size.
 
@@ -409,6 +412,7 @@ def _sgd_config(batch: int, steps: int, n_logs: int = 10) -> TrainConfig:
                        n_logs=n_logs, lr=0.01)  # fmt: skip
 
 
+@on_disk
 def scaling_rule(
     *, key: jax.Array, base_lr: float = 0.002, seeds: int = 4,
     batches: tuple[int, ...] = tuple(SCALING_BATCHES),
@@ -442,6 +446,7 @@ NOISE_BALL_LRS = [0.01, 0.03, 0.1]
 NOISE_BALL_BATCHES = [1, 4, 16]
 
 
+@on_disk
 def noise_ball(*, key: jax.Array, steps: int = 4000, seeds: int = 4) -> dict[str, np.ndarray]:
     """Where constant-step SGD settles: excess training loss over least squares.
 

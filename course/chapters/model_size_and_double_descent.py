@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from course.engine import data as datasets
+from course.engine.memo import on_disk
 from course.engine.models import MLP, Linear
 from course.engine.sweep import SweepResult, log_grid, stack, sweep, sweep_point
 from course.engine.train import TrainConfig, check_data
@@ -43,6 +44,7 @@ class Memorization:
         return float(self.results[target].final(f"{split}_loss").mean())
 
 
+@on_disk
 def memorization(*, key: jax.Array, seeds: int = 4) -> Memorization:
     """Source 000 §4's MLP on uniform random X with a random and with a learnable Y."""
     results, baselines = {}, {}
@@ -98,6 +100,7 @@ ARCHITECTURES = {
 }
 
 
+@on_disk
 def model_sizes(*, key: jax.Array, seeds: int = 4) -> dict[str, SweepResult]:
     """Every architecture at every training-set size on MNIST-1D (1000 Adam steps)."""
     d = datasets.mnist1d()
@@ -211,6 +214,7 @@ def label_and_train_keys(key: jax.Array) -> tuple[jax.Array, jax.Array]:
     return k_labels, k_train
 
 
+@on_disk
 def double_descent(
     *, key: jax.Array, noises: list[float] | None = None, sizes: list[int] | None = None
 ) -> SweepResult:
@@ -383,6 +387,7 @@ SAMPLE_WIDTH = 30
 SAMPLE_SIZES = log_grid(100, 1347, 12)
 
 
+@on_disk
 def samplewise(*, key: jax.Array, width: int = SAMPLE_WIDTH) -> SweepResult:
     """Test error against n at one width near the threshold (20 % noisy labels)."""
     k_labels, k_train = label_and_train_keys(key)

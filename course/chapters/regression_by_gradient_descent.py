@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from course.engine import data as datasets
+from course.engine.memo import on_disk
 from course.engine.models import Linear
 from course.engine.sweep import SweepResult, stack, sweep
 from course.engine.train import TrainConfig, make_train
@@ -160,6 +161,7 @@ class Grid:
     start_distance: np.ndarray  # (noise, data, n_train): ‖θ*‖, the distance at step 0
 
 
+@on_disk(ignore=("progress",))
 def run(*, key: jax.Array, progress: bool = False) -> Grid:
     """Train every noise × data draw × size × learning rate (one sweep per data set)."""
     by_noise, optimum, test_opt, distance, curv, start, start_dist = [], [], [], [], [], [], []

@@ -25,6 +25,7 @@ import numpy as np
 from course.engine import data as datasets
 from course.engine import losses
 from course.engine.checks import check_choice
+from course.engine.memo import on_disk
 from course.engine.models import MLP, active_weights
 from course.engine.sweep import SweepResult, sweep, sweep_point
 from course.engine.train import TrainConfig, early_stopping
@@ -231,6 +232,7 @@ def held_out_curves(runs: SweepResult) -> dict[str, np.ndarray]:
     return {"val_loss": runs.metrics["val_loss"], "val_err": 1 - runs.metrics["val_acc"]}
 
 
+@on_disk(ignore=("progress",))
 def run(
     *,
     key: jax.Array,
@@ -276,6 +278,7 @@ def reversed_templates(max_shift: int = 3) -> np.ndarray:
     return np.asarray(nearest)
 
 
+@on_disk
 def decoupled_decay(
     *, key: jax.Array, n_train: int = 250, weight_decay: float = 3.0, seeds: int = SEEDS
 ) -> dict[str, float]:
@@ -297,6 +300,7 @@ def decoupled_decay(
     }
 
 
+@on_disk
 def longer_budget(
     *,
     key: jax.Array,

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 from course.engine import data as datasets
+from course.engine.memo import on_disk
 from course.engine.models import MLP
 from course.engine.sweep import SweepResult, log_grid, sweep, sweep_point
 from course.engine.train import TrainConfig
@@ -33,6 +34,7 @@ SEEDS = 4
 CONFIG = TrainConfig(MLP(40, (max(WIDTHS),), 10), steps=500, batch_size=100, n_logs=10, lr=2e-3)
 
 
+@on_disk(ignore=("progress",))
 def run(
     *,
     key: jax.Array,
@@ -118,6 +120,7 @@ def epochs(n_train: int, config: TrainConfig = CONFIG) -> float:
     return config.steps * config.batch_size / n_train
 
 
+@on_disk
 def longer_budget(
     *, key: jax.Array, steps: int = 2000, sizes: tuple[int, ...] = (SIZES[0], SIZES[-1]),
     widths: tuple[int, ...] = (WIDTHS[0], WIDTHS[-1]), seeds: int = SEEDS,

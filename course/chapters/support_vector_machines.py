@@ -29,6 +29,7 @@ import numpy as np
 
 from course.engine import data as datasets
 from course.engine import svm
+from course.engine.memo import on_disk
 from course.engine.models import MLP, Linear
 from course.engine.runtime import block, stopwatch
 from course.engine.sweep import sweep
@@ -287,6 +288,7 @@ def compare(x, y, x_test, y_test, grid, kernel: str, C: float, gamma: float) -> 
     )  # fmt: skip
 
 
+@on_disk
 def reference_check(*, key: jax.Array, cases=REFERENCE_CASES) -> list[Agreement]:
     """Every reference case on one moons set; the decision functions on a 100×100 grid."""
     d = datasets.two_d(**REFERENCE_DATA, n_test=2000, key=key)
@@ -455,6 +457,7 @@ class GammaPath:
         )
 
 
+@on_disk
 def gamma_path(*, key: jax.Array, gammas: Sequence[float] = GAMMA_PATH) -> GammaPath:
     """The RBF SVM at every γ on GAMMA_DRAWS moons draws, by SMO."""
     sets = [
@@ -602,6 +605,7 @@ class Cost:
         return int(self.sizes[np.argmax(slower)]) if slower.any() else None
 
 
+@on_disk
 def cost_study(*, key: jax.Array, sizes: Sequence[int] = COST_SIZES, repeats: int = 3) -> Cost:
     """Time SMO, SVC and a fixed-budget MLP at each n on one moons pool (best of repeats)."""
     from sklearn.svm import SVC
@@ -702,6 +706,7 @@ def _mlp_tuned(config: TrainConfig, d: datasets.Dataset, widths, n: int, seeds: 
     return 1.0 - float(result.final("test_acc").mean(0)[0][best]), widths[best]
 
 
+@on_disk
 def duel_moons(*, key: jax.Array) -> Duel:
     """Moons, n = 100, DUEL_DRAWS draws: SVM (C, γ) and MLP width chosen on validation."""
     k_data, k_mlp = jax.random.split(key)
@@ -736,6 +741,7 @@ def duel_moons(*, key: jax.Array) -> Duel:
     )  # fmt: skip
 
 
+@on_disk
 def duel_mnist1d(*, key: jax.Array) -> Duel:
     """MNIST-1D, n = 500 on disjoint subsets: multi-class RBF SVC against the engine's MLP.
 
@@ -879,6 +885,7 @@ def explorer_settings() -> list[dict[str, Any]]:
     ]
 
 
+@on_disk
 def explorer_grid(pools: dict[float, datasets.Dataset]) -> Grid:
     """Solve the whole control grid by SMO."""
     settings = explorer_settings()
@@ -959,6 +966,7 @@ MLP_VARIANTS = {
 }
 
 
+@on_disk
 def mlp_variants(*, key: jax.Array) -> dict[str, float]:
     """Test error of bigger or longer-trained MLPs on the first MNIST-1D duel draw (one seed)."""
     d = datasets.split_validation(datasets.mnist1d(), N_VAL)
