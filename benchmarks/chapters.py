@@ -1,9 +1,10 @@
 """Benchmark: what a student waits for when a chapter opens — its main sweep, cold.
 
 Each chapter's main sweep (00: the scale map, 04: double descent, 05: the regularisation
-study, 06: the SVM explorer's grid of SMO solves, 07: the CNN-against-MLP study) runs in a
-fresh Python process with JAX's persistent compilation cache off, so every program is
-compiled as on a first visit.  The generated data sets are cached as they would be after
+study, 06: the SVM explorer's grid of SMO solves, 07: the CNN-against-MLP study, 08: the
+language-model sweep) runs in a fresh Python process with JAX's persistent compilation cache
+and the kept study results (``course.engine.memo``) off, so every program is compiled and
+every run trained as on a first visit.  The generated data sets are cached as they would be after
 ``make lab`` (the first chapter generates them once).
 
 Prints, per chapter, the time to the first figure's numbers (import excluded): compile
@@ -32,6 +33,7 @@ CHAPTERS = {
         "explorer_grid(module.explorer_data(key=jax.random.key(0)))",
     ),
     "07": ("course.chapters.convolutional_networks", "efficiency_study(key=jax.random.key(0))"),
+    "08": ("course.chapters.recurrent_networks", "language_study(key=jax.random.key(0)).result"),
 }
 
 CHILD = """
@@ -53,7 +55,13 @@ print(json.dumps({{"wall_s": wall, "compile_s": compile_s, "run_s": run_s}}))
 
 def cold(chapter: str) -> dict[str, float]:
     module, call = CHAPTERS[chapter]
-    env = {**os.environ, "COURSE_JAX_CACHE": "0", "COURSE_PROGRESS": "0"}
+    # cold: no compiled programs and no kept study results (course.engine.memo)
+    env = {
+        **os.environ,
+        "COURSE_JAX_CACHE": "0",
+        "COURSE_RESULTS_CACHE": "0",
+        "COURSE_PROGRESS": "0",
+    }
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", CHILD.format(module=module, call=call)],

@@ -27,12 +27,19 @@ a PyTorch eager loop (``nn.Conv1d`` layers, one network and optimizer per run) a
 PyTorch batched ensemble (the runs as groups of one grouped ``conv1d``: every run's channels
 side by side, ``groups=runs``, per-run mini-batches, one fused Adam).
 
+A third grid runs chapter 08's GRU (32 units, the memory task at distance 20: 41 symbols
+per sequence, one label at the end; Adam lr 3e-3, batch 64, 500 steps; 2 sizes × 4 seeds):
+the engine (one ``lax.scan`` over time inside the vmapped run), a PyTorch eager loop
+(``nn.GRU``, its fused C++ cell, one network and optimizer per run) and a PyTorch batched
+ensemble (every run's GRU weights stacked, each time step a few ``bmm``s, one fused Adam).
+
 ``--quick`` shrinks everything (for the test that keeps this script working).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -232,6 +239,53 @@ def single_run_latency(d, steps: int, repeat: int = 30) -> tuple[float, float]:
     return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 95) * 1e3)
 
 
+def torch_batched_fit(forward, init, tensors, n, batch, steps, seeds, sizes, warmup=20):
+    """Train a batched ensemble (``forward(params, x) -> (runs, batch, classes)``) and time it.
+
+    Each run draws its own mini-batch from its first ``n[run]`` examples; the runs' mean
+    losses are summed, so one fused Adam step updates every run independently.  Returns the
+    wall time of ``steps`` steps after a warm-up, and the test accuracy per size.
+    """
+    import torch
+    import torch.nn.functional as tf
+
+    x, y, xt, yt = tensors
+    runs = len(n)
+
+    def train_steps(params, opt, n_steps):
+        for _ in range(n_steps):
+            idx = (torch.rand(runs, batch) * n[:, None]).long()  # (runs, batch), each < its n
+            opt.zero_grad()
+            logits = forward(params, x[idx])
+            loss = tf.cross_entropy(logits.flatten(0, 1), y[idx].reshape(-1), reduction="sum")
+            (loss / batch).backward()
+            opt.step()
+
+    train_steps(*init(), warmup)
+    params, opt = init()
+    start = time.perf_counter()
+    train_steps(params, opt, steps)
+    with torch.no_grad():
+        pred = forward(params, xt.expand(runs, *xt.shape)).argmax(-1)
+        acc = (pred == yt).float().mean(-1).numpy().reshape(seeds, len(sizes))
+    return time.perf_counter() - start, acc.mean(axis=0)
+
+
+def grid_table(title: str, rows: list, compile_s: float) -> dict:
+    """Print one grid's table (wall time, ratio to the engine in row 0, accuracy per size)."""
+    engine_s = rows[0][1]
+    print(f"\n{title} (engine compile {compile_s:.2f} s, not in its wall time)")
+    print(f"{'implementation':<28}{'wall s':>9}{'x engine':>10}   test accuracy per size")
+    for name, secs, acc in rows:
+        accs = " ".join(f"{a:.3f}" for a in acc)
+        print(f"{name:<28}{secs:9.2f}{secs / engine_s:10.1f}   {accs}")
+    return {
+        "engine_s": round(engine_s, 3), "compile_s": round(compile_s, 3),
+        **{name: round(secs / engine_s, 2) for name, secs, _ in rows[1:]},
+        "accuracy": {name: [round(float(a), 4) for a in acc] for name, _, acc in rows},
+    }  # fmt: skip
+
+
 CNN_CHANNELS, CNN_KERNEL, CNN_STRIDE, CNN_LR = 24, 5, 2, 3e-3
 
 
@@ -300,23 +354,7 @@ def run_cnn_torch_batched(d, sizes, seeds, steps, batch):
         h = h.reshape(h.shape[0], runs, flat).transpose(0, 1)  # (runs, batch, flat)
         return torch.baddbmm(params[7], h, params[6])
 
-    def train_steps(params, opt, n_steps):
-        for _ in range(n_steps):
-            idx = (torch.rand(runs, batch) * n[:, None]).long()
-            opt.zero_grad()
-            logits = forward(params, x[idx])
-            loss = tf.cross_entropy(logits.reshape(-1, 10), y[idx].reshape(-1), reduction="sum")
-            (loss / batch).backward()
-            opt.step()
-
-    train_steps(*init(), 20)  # warm-up
-    params, opt = init()
-    start = time.perf_counter()
-    train_steps(params, opt, steps)
-    with torch.no_grad():
-        pred = forward(params, xt.expand(runs, *xt.shape)).argmax(-1)
-        acc = (pred == yt).float().mean(-1).numpy().reshape(seeds, len(sizes))
-    return time.perf_counter() - start, acc.mean(axis=0)
+    return torch_batched_fit(forward, init, (x, y, xt, yt), n, batch, steps, seeds, sizes)
 
 
 def cnn_benchmark(d, *, quick: bool, skip_torch: bool) -> dict:
@@ -333,17 +371,93 @@ def cnn_benchmark(d, *, quick: bool, skip_torch: bool) -> dict:
             rows.append(("PyTorch eager loop", *run_cnn_torch(d, sizes, seeds, steps, batch)))
         except ImportError:
             print("PyTorch is not installed (`make bench` installs the bench extra); skipped")
-    print(f"\nCNN grid: {len(sizes)} sizes {sizes} x {seeds} seeds, {steps} steps "
-          f"(engine compile {compile_s:.2f} s, not in its wall time)")  # fmt: skip
-    print(f"{'implementation':<28}{'wall s':>9}{'x engine':>10}   test accuracy per size")
-    for name, secs, acc in rows:
-        accs = " ".join(f"{a:.3f}" for a in acc)
-        print(f"{name:<28}{secs:9.2f}{secs / engine_s:10.1f}   {accs}")
-    return {
-        "engine_s": round(engine_s, 3), "compile_s": round(compile_s, 3),
-        **{name: round(secs / engine_s, 2) for name, secs, _ in rows[1:]},
-        "accuracy": {name: [round(float(a), 4) for a in acc] for name, _, acc in rows},
-    }  # fmt: skip
+    title = f"CNN grid: {len(sizes)} sizes {sizes} x {seeds} seeds, {steps} steps"
+    return grid_table(title, rows, compile_s)
+
+
+RNN_DISTANCE, RNN_LR = 20, 3e-3
+
+
+def rnn_setup(quick: bool):
+    """Chapter 08's GRU on the memory task at distance 20: data, config, grid."""
+    from course.chapters import recurrent_networks as ch08
+
+    d = ch08.recall_data(RNN_DISTANCE, key=jax.random.key(1))
+    steps, seeds, sizes = (20, 2, [500]) if quick else (500, 4, [500, 2000])
+    cfg = dataclasses.replace(ch08.recall_config("gru"), steps=steps, n_logs=1, keep_params=False)
+    return d, cfg, steps, seeds, sizes
+
+
+def run_rnn_torch(d, cfg, sizes, seeds, steps):
+    """One ``nn.GRU`` (fused C++ cell) and one Adam per run, inputs one-hot."""
+    import torch
+
+    m = cfg.model
+    onehot = lambda ids: torch.nn.functional.one_hot(ids.long(), m.vocab).float()  # noqa: E731
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = torch.nn.GRU(m.vocab, m.hidden, batch_first=True)
+            self.out = torch.nn.Linear(m.hidden, m.outputs)
+
+        def forward(self, ids):  # (batch, T) -> (batch, n_out)
+            return self.out(self.gru(onehot(ids))[0][:, -1])
+
+    return torch_eager_loop(Net, d, sizes, seeds, steps, cfg.batch_size, lr=RNN_LR)
+
+
+def run_rnn_torch_batched(d, cfg, sizes, seeds, steps):
+    """Every run's GRU weights stacked (runs, …); each time step is a few ``bmm``s."""
+    import torch
+    import torch.nn.functional as tf
+
+    x, y, xt, yt = torch_data(d)
+    torch.manual_seed(0)
+    m, batch = cfg.model, cfg.batch_size
+    runs, h_dim = seeds * len(sizes), m.hidden
+    n = torch.tensor([s for _ in range(seeds) for s in sizes], dtype=torch.float32)
+
+    def init():
+        shapes = [(m.vocab, 3 * h_dim), (h_dim, 3 * h_dim), (1, 3 * h_dim), (h_dim, m.outputs),
+                  (1, m.outputs)]  # fmt: skip
+        params = [(torch.randn(runs, *shape) / math.sqrt(shape[0])).requires_grad_()
+                  for shape in shapes]  # fmt: skip
+        return params, torch.optim.Adam(params, lr=RNN_LR, fused=True)
+
+    def forward(params, ids):  # ids (runs, batch, T) -> logits (runs, batch, n_out)
+        w_in, w_rec, b, w_out, b_out = params
+        u = torch.bmm(tf.one_hot(ids.long(), m.vocab).float().flatten(1, 2), w_in) + b
+        u = u.view(runs, ids.shape[1], ids.shape[2], 3 * h_dim)
+        h = torch.zeros(runs, ids.shape[1], h_dim)
+        for t in range(ids.shape[2]):
+            rec = torch.bmm(h, w_rec)
+            z = torch.sigmoid(u[:, :, t, :h_dim] + rec[..., :h_dim])
+            r = torch.sigmoid(u[:, :, t, h_dim : 2 * h_dim] + rec[..., h_dim : 2 * h_dim])
+            cand = torch.tanh(u[:, :, t, 2 * h_dim :] + r * rec[..., 2 * h_dim :])
+            h = (1 - z) * cand + z * h
+        return torch.baddbmm(b_out, h, w_out)
+
+    return torch_batched_fit(forward, init, (x, y, xt, yt), n, batch, steps, seeds, sizes,
+                             warmup=5)  # fmt: skip
+
+
+def rnn_benchmark(*, quick: bool, skip_torch: bool) -> dict:
+    """Chapter 08's GRU grid three ways; prints a table, returns the figures."""
+    d, cfg, steps, seeds, sizes = rnn_setup(quick)
+    compile_s, engine_s, acc_engine = run_engine(cfg, d, sizes, seeds)
+    rows = [("engine GRU (scan + vmap)", engine_s, acc_engine)]
+    if not skip_torch:
+        try:
+            rows.append(
+                ("PyTorch batched (bmm)", *run_rnn_torch_batched(d, cfg, sizes, seeds, steps))
+            )
+            rows.append(("PyTorch eager nn.GRU", *run_rnn_torch(d, cfg, sizes, seeds, steps)))
+        except ImportError:
+            print("PyTorch is not installed (`make bench` installs the bench extra); skipped")
+    title = (f"GRU grid (memory task, distance {RNN_DISTANCE}, {cfg.model.hidden} units): "
+             f"{len(sizes)} sizes {sizes} x {seeds} seeds, {steps} steps")  # fmt: skip
+    return grid_table(title, rows, compile_s)
 
 
 def main() -> None:
@@ -422,6 +536,7 @@ def main() -> None:
     )
 
     cnn = cnn_benchmark(d, quick=args.quick, skip_torch=args.skip_torch)
+    rnn = rnn_benchmark(quick=args.quick, skip_torch=args.skip_torch)
 
     def ratio(x):
         return None if x is None else round(x / engine_s, 2)
@@ -459,6 +574,7 @@ def main() -> None:
                 "devices": len(jax.devices()),
                 "max_accuracy_gap": {k: round(v, 4) for k, v in gaps.items()},
                 "cnn": cnn,
+                "rnn": rnn,
                 "accuracy": {
                     "engine": accs(acc_engine),
                     "loop": accs(acc_loop),

@@ -153,6 +153,36 @@ BAD = [
         ValueError,
         r"unknown cell 'lstm'; valid: vanilla, gru",
     ),
+    (
+        "RNN readout",
+        lambda d: models.RNN(10, readout="first"),
+        ValueError,
+        r"unknown readout 'first'; valid: every, last",
+    ),
+    (
+        "RNN inputs",
+        lambda d: models.RNN(10, inputs="floats"),
+        ValueError,
+        r"unknown inputs 'floats'; valid: symbols, values",
+    ),
+    (
+        "RNN one symbol",
+        lambda d: models.RNN(1),
+        ValueError,
+        r"vocab must be in \[2, inf\)",
+    ),
+    (
+        "RNN recurrent_scale",
+        lambda d: models.RNN(10, recurrent_scale=0.0),
+        ValueError,
+        r"recurrent_scale must be in \(0(\.0)?, 10(\.0)?\]",
+    ),
+    (
+        "RNN input_scale",
+        lambda d: models.RNN(10, input_scale=-1.0),
+        ValueError,
+        r"input_scale must be in \(0(\.0)?, 10(\.0)?\]",
+    ),
     ("MLP hidden list", lambda d: models.MLP(4, [8], 2), TypeError, r"hidden must be a tuple"),
     ("MLP width", lambda d: MLP.init(key=KEY, width=9), ValueError, r"width must be in \[1, 8\]"),
     (
@@ -173,6 +203,12 @@ BAD = [
         lambda d: train.TrainConfig(MLP, loss="l2"),
         ValueError,
         r"unknown loss 'l2'; valid: mse",
+    ),
+    (
+        "TrainConfig clip_norm",
+        lambda d: train.TrainConfig(MLP, clip_norm=0.0),
+        ValueError,
+        r"clip_norm must be in \(0(\.0)?, inf\)",
     ),
     (
         "TrainConfig n_logs",

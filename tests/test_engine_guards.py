@@ -57,12 +57,20 @@ def every_model(mnist):
         ("cnn2d", models.CNN2D((8, 8), (4, 4)), tiny_images(), "cross_entropy"),
         ("rnn", models.RNN(12, 8), tiny_text(), "cross_entropy"),
         ("gru", models.RNN(12, 8, cell="gru"), tiny_text(), "cross_entropy"),
+        # a signal read one sample per step, one label per sequence (chapter 08)
+        (
+            "gru_sequence",
+            models.RNN(1, 8, "gru", n_out=10, readout="last", inputs="values"),
+            mnist,
+            "cross_entropy",
+        ),
         ("generator", generator, tiny_points(out=2), "mse"),
         ("discriminator", discriminator, tiny_points(), "binary_cross_entropy"),
     ]
 
 
-MODEL_NAMES = ["linear", "mlp", "cnn1d", "cnn2d", "rnn", "gru", "generator", "discriminator"]
+MODEL_NAMES = ["linear", "mlp", "cnn1d", "cnn2d", "rnn", "gru", "gru_sequence", "generator",
+               "discriminator"]  # fmt: skip
 
 
 def pick(mnist, name):
@@ -363,6 +371,7 @@ DECLARED = {  # written out by hand per model: which leaves L1/L2 must penalise
     "cnn2d": lambda p: [layer["w"] for layer in p],
     "rnn": lambda p: [p["w_in"], p["w_rec"], p["w_out"]],
     "gru": lambda p: [p["w_in"], p["w_rec"], p["w_out"]],
+    "gru_sequence": lambda p: [p["w_in"], p["w_rec"], p["w_out"]],
     "generator": lambda p: [layer["w"] for layer in p],
     "discriminator": lambda p: [layer["w"] for layer in p],
 }

@@ -32,11 +32,49 @@ def test_vanilla_rnn_and_gru_follow_their_equations():
         np.testing.assert_allclose(logits[:, -1], h @ p["w_out"] + p["b_out"], rtol=1e-5, atol=1e-5)
 
 
+def test_rnn_reads_values_and_reads_out_the_last_step():
+    """Guards chapter 08's sequence classifier: ``inputs="values"`` projects each step's
+    features (x_t W, a NumPy loop here) and ``readout="last"`` is the every-step readout's
+    final step; masked and scaled variants keep the same equations."""
+    every = models.RNN(1, 6, "gru", n_out=3, inputs="values")
+    last = models.RNN(1, 6, "gru", n_out=3, inputs="values", readout="last")
+    p = every.init(key=jax.random.key(1))
+    x = RNG.normal(size=(4, 9)).astype(np.float32)  # (batch, time): one feature per step
+    out_every = np.asarray(every.apply(p, jnp.asarray(x)))
+    out_last = np.asarray(last.apply(p, jnp.asarray(x)))
+    assert out_every.shape == (4, 9, 3) and out_last.shape == (4, 3)
+    np.testing.assert_allclose(out_last, out_every[:, -1], rtol=1e-6, atol=1e-6)
+    q = jax.tree.map(np.asarray, p)
+    h = np.zeros((4, 6))
+    for t in range(9):
+        u = x[:, t : t + 1] @ q["w_in"] + q["b"]  # (batch, 3*hidden)
+        rec = h @ q["w_rec"]
+        sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+        z, r = sig(u[:, :6] + rec[:, :6]), sig(u[:, 6:12] + rec[:, 6:12])
+        h = (1 - z) * np.tanh(u[:, 12:] + r * rec[:, 12:]) + z * h
+    np.testing.assert_allclose(out_last, h @ q["w_out"] + q["b_out"], rtol=1e-5, atol=1e-5)
+
+
+def test_rnn_init_scales_set_the_spectral_radius_and_the_input_weights():
+    """recurrent_scale multiplies U (circular law: radius ≈ scale), input_scale multiplies W."""
+    base = models.RNN(5, 200).init(key=jax.random.key(2))
+    scaled = models.RNN(5, 200, recurrent_scale=1.5, input_scale=0.1).init(key=jax.random.key(2))
+    np.testing.assert_allclose(
+        np.asarray(scaled["w_rec"]), 1.5 * np.asarray(base["w_rec"]), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        np.asarray(scaled["w_in"]), 0.1 * np.asarray(base["w_in"]), rtol=1e-6
+    )
+    radius = np.abs(np.linalg.eigvals(np.asarray(scaled["w_rec"], np.float64))).max()
+    assert 1.35 < radius < 1.65  # 1.5 within the finite-size spread at 200 units
+
+
 MASKABLE = [
     (models.MLP(12, (16, 16), 3), (12,)),
     (models.CNN1D(40, (8, 8, 8), 10), (40,)),
     (models.CNN2D((8, 8), (6, 6), 10), (8, 8)),
     (models.RNN(vocab=7, hidden=10, cell="gru"), None),
+    (models.RNN(1, 10, "gru", n_out=4, readout="last", inputs="values"), (12,)),
 ]
 
 

@@ -135,3 +135,20 @@ def test_bad_hyper_parameters_are_named(kwargs, message):
 def test_unknown_optimizer_lists_the_valid_ones():
     with pytest.raises(ValueError, match="unknown optimizer 'adamx'; valid: sgd, momentum"):
         optim.make("adamx")
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 1.0, 100.0])
+def test_clipping_by_global_norm_matches_optax(max_norm):
+    """Guards course.engine.optim.clip_by_global_norm (chapter 08) against optax's: the same
+    tree comes out, clipped (0.5, 1: the gradient's norm is about 8) or untouched (100)."""
+    import optax
+
+    k1, k2 = jax.random.split(jax.random.key(3))
+    grads = {"w": jax.random.normal(k1, (4, 8)), "b": [jax.random.normal(k2, (8,))]}
+    ours = optim.clip_by_global_norm(grads, max_norm)
+    theirs, _ = optax.clip_by_global_norm(max_norm).update(grads, optax.EmptyState())
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+    norm = float(optim.global_norm(grads))
+    assert 5 < norm < 12  # so 0.5 and 1 clip and 100 does not
+    assert float(optim.global_norm(ours)) == pytest.approx(min(norm, max_norm), rel=1e-6)

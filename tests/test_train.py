@@ -286,3 +286,25 @@ def test_any_valid_setting_gives_finite_metrics(
     for name, values in run.history.items():
         assert np.all(np.isfinite(values)), f"{name} is not finite: {values}"
     assert np.all((run.history["test_acc"] >= 0) & (run.history["test_acc"] <= 1))
+
+
+def test_clipping_caps_the_step_and_keeps_its_direction(mnist):
+    """Guards TrainConfig.clip_norm: one full-batch SGD step moves the weights by lr·g; with
+    clipping by lr·c·g/‖g‖ — the same direction (cosine 1 to float precision), length lr·c."""
+    base = {"model": models.MLP(40, (16,), 10), "optimizer": "sgd", "lr": 0.5, "steps": 1,
+            "n_logs": 1, "batch_size": None, "keep_params": True}  # fmt: skip
+    k_init, k_run = jax.random.split(jax.random.key(4))
+    start = base["model"].init(key=k_init)
+
+    def step(**kw):
+        trainer = train.make_train(train.TrainConfig(**base, **kw))
+        run = trainer(k_run, mnist, 500, params=start)  # same key: the same (full) batch
+        moved = jax.tree.map(lambda a, b: np.asarray(a, np.float64) - np.asarray(b), run.params,
+                             start)  # fmt: skip
+        return np.concatenate([np.ravel(a) for a in jax.tree.leaves(moved)])
+
+    plain, clipped = step(), step(clip_norm=0.1)
+    assert np.linalg.norm(plain) > 0.5 * 0.2  # the unclipped step is longer than lr·c ...
+    assert np.linalg.norm(clipped) == pytest.approx(0.5 * 0.1, rel=1e-4)  # ... and is capped
+    cosine = plain @ clipped / (np.linalg.norm(plain) * np.linalg.norm(clipped))
+    assert cosine == pytest.approx(1.0, abs=1e-5)

@@ -552,36 +552,58 @@ class CNN2D:
 
 
 RNN_CELLS = ("vanilla", "gru")
+RNN_READOUTS = ("every", "last")
+RNN_INPUTS = ("symbols", "values")
 
 
 @dataclasses.dataclass(frozen=True)
 class RNN:
-    """Character-level recurrent network: embedding, one recurrent layer, readout per step.
+    """Recurrent network: input projection, one recurrent layer, a readout.
 
-    ``vanilla``: h_t = tanh(x_t W + h_{t-1} U + b).
-    ``gru`` (Cho et al. 2014): update gate z, reset gate r, candidate n;
-    h_t = (1 - z) * n + z * h_{t-1}.
+    ``vanilla`` (Elman 1990): h_t = tanh(x_t W + h_{t-1} U + b).
+    ``gru`` (Cho et al. 2014): update gate z, reset gate r, candidate
+    n = tanh(x_t W + b + r * (h_{t-1} U)) — the reset gate after the product, as cuDNN and
+    PyTorch do it (without their second bias inside); Cho et al. apply it before;
+    h_t = (1 - z) * n + z * h_{t-1}.  Both start from h_0 = 0 and run as one ``lax.scan``
+    over time, so ``jax.grad`` of a loss through them is backpropagation through time.
 
     Attributes:
-        vocab: number of input/output symbols.
+        vocab: input symbols (``inputs="symbols"``: x holds ids, row v of ``w_in`` is the
+            embedding of symbol v) or input features per step (``inputs="values"``: x is
+            (batch, time) for one feature or (batch, time, vocab)).
         hidden: maximum hidden units; ``width`` masks them.
         cell: ``"vanilla"`` or ``"gru"``.
-        n_out: outputs per step (defaults to ``vocab``: next-symbol prediction).
+        n_out: outputs (defaults to ``vocab``: next-symbol prediction).
+        readout: ``"every"`` step (logits (batch, time, n_out): a language model) or the
+            ``"last"`` step only (logits (batch, n_out): one label per sequence).
+        inputs: ``"symbols"`` or ``"values"`` (see ``vocab``).
+        recurrent_scale: the recurrent weights start as N(0, scale²/width): by the circular
+            law their spectral radius is about ``scale`` (1 by default).
+        input_scale: the input weights start as N(0, scale²) (1 by default); small values
+            keep the state near tanh's linear range.
     """
 
     vocab: int
     hidden: int = 64
     cell: str = "vanilla"
     n_out: int | None = None
+    readout: str = "every"
+    inputs: str = "symbols"
+    recurrent_scale: float = 1.0
+    input_scale: float = 1.0
 
     weight_names = ("w_in", "w_rec", "w_out")
     bias_names = ("b", "b_out")
     takes_dropout = True
 
     def __post_init__(self) -> None:
-        check_int("vocab", self.vocab, 2)
+        check_choice("inputs", self.inputs, RNN_INPUTS)
+        check_int("vocab", self.vocab, 2 if self.inputs == "symbols" else 1)
         check_int("hidden", self.hidden, 1)
         check_choice("cell", self.cell, RNN_CELLS)
+        check_choice("readout", self.readout, RNN_READOUTS)
+        check_float("recurrent_scale", self.recurrent_scale, 0.0, 10.0, lo_open=True)
+        check_float("input_scale", self.input_scale, 0.0, 10.0, lo_open=True)
         if self.n_out is not None:
             check_int("n_out", self.n_out, 1)
 
@@ -605,10 +627,12 @@ class RNN:
         k_in, k_rec, k_out = jax.random.split(key, 3)
         hm = jnp.tile(m, gates)
         w_in = jax.random.normal(k_in, (self.vocab, gates * self.hidden)) * hm[None, :]
+        w_in = w_in * self.input_scale
         w_rec = jax.random.normal(k_rec, (self.hidden, gates * self.hidden)) / jnp.sqrt(active)
+        w_rec = w_rec * self.recurrent_scale
         w_out = jax.random.normal(k_out, (self.hidden, self.outputs)) / jnp.sqrt(active)
         return {
-            "w_in": w_in,  # (vocab, gates*hidden): row v is the embedding of symbol v
+            "w_in": w_in,  # (vocab, gates*hidden): symbol v's embedding, or feature v's weights
             "w_rec": w_rec * m[:, None] * hm[None, :],
             "b": jnp.zeros((gates * self.hidden,)),
             "w_out": w_out * m[:, None],
@@ -616,30 +640,41 @@ class RNN:
         }
 
     def hidden_states(self, params: Params, x: jax.Array, *, width: Any = None) -> jax.Array:
-        """Hidden states (batch, time, hidden) for symbol ids (batch, time)."""
+        """Hidden states (batch, time, hidden) for a batch of sequences (see ``vocab``)."""
         m = unit_mask(self.hidden, width)
-        inputs = params["w_in"][x] + params["b"][None, None, :]  # (batch, time, gates*hidden)
+        if self.inputs == "symbols":
+            projected = params["w_in"][x]  # (batch, time, gates*hidden)
+        else:
+            values = x[..., None] if x.ndim == 2 else x  # (batch, time, vocab)
+            projected = values.astype(params["w_in"].dtype) @ params["w_in"]
+        inputs = projected + params["b"][None, None, :]  # (batch, time, gates*hidden)
         h0 = jnp.zeros((x.shape[0], self.hidden))
 
         def step(h: jax.Array, u: jax.Array) -> tuple[jax.Array, jax.Array]:
-            if self.cell == "vanilla":
-                h = jnp.tanh(u + h @ params["w_rec"]) * m[None, :]
-            else:
-                hh = self.hidden
-                rec = h @ params["w_rec"]  # (batch, 3*hidden)
-                z = jax.nn.sigmoid(u[:, :hh] + rec[:, :hh])
-                r = jax.nn.sigmoid(u[:, hh : 2 * hh] + rec[:, hh : 2 * hh])
-                n = jnp.tanh(u[:, 2 * hh :] + r * rec[:, 2 * hh :])
-                h = ((1 - z) * n + z * h) * m[None, :]
+            h = self.step(params, h, u, mask=m[None, :])
             return h, h
 
         _, hs = jax.lax.scan(step, h0, jnp.swapaxes(inputs, 0, 1))
         return jnp.swapaxes(hs, 0, 1)
 
+    def step(self, params: Params, h: jax.Array, u: jax.Array, *, mask: jax.Array) -> jax.Array:
+        """One step of the cell: h_{t-1} (batch, hidden) and u_t = x_t W + b → h_t.
+
+        ``mask`` (1, hidden) zeroes the units beyond the width.
+        """
+        if self.cell == "vanilla":
+            return jnp.tanh(u + h @ params["w_rec"]) * mask
+        hh = self.hidden
+        rec = h @ params["w_rec"]  # (batch, 3*hidden)
+        z = jax.nn.sigmoid(u[..., :hh] + rec[..., :hh])  # update gate: how much of h to keep
+        r = jax.nn.sigmoid(u[..., hh : 2 * hh] + rec[..., hh : 2 * hh])  # reset gate
+        n = jnp.tanh(u[..., 2 * hh :] + r * rec[..., 2 * hh :])  # candidate
+        return ((1 - z) * n + z * h) * mask
+
     def apply(
         self, params: Params, x: jax.Array, *, width: Any = None, dropout: Any = 0.0, key=None
     ) -> jax.Array:
-        """Logits (batch, time, n_out) for symbol ids (batch, time).
+        """Logits (batch, time, n_out), or (batch, n_out) with ``readout="last"``.
 
         Dropout acts on the hidden states on their way to the readout, not on the
         recurrent connection (Zaremba, Sutskever & Vinyals 2014).
@@ -647,8 +682,11 @@ class RNN:
         width = _check_width(width, self.max_width)
         rate = _check_dropout(dropout)
         hs = self.hidden_states(params, x, width=width)  # (batch, time, hidden)
+        if self.readout == "last":
+            hs = hs[:, -1]  # (batch, hidden)
         hs = apply_dropout(hs, rate, key)
-        return hs @ params["w_out"] + params["b_out"][None, None, :]
+        bias = params["b_out"].reshape((1,) * (hs.ndim - 1) + (-1,))
+        return hs @ params["w_out"] + bias
 
     def n_params(self, width: Any = None) -> int:
         """Number of active parameters at ``width``."""

@@ -61,6 +61,23 @@ def apply_updates(params: Params, updates: Params) -> Params:
     return jax.tree.map(lambda p, u: p + u, params, updates)
 
 
+def global_norm(tree: Params) -> jax.Array:
+    """√(Σ g²) over every leaf: the length of the whole gradient as one vector."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(tree)))
+
+
+def clip_by_global_norm(grads: Params, max_norm: Any) -> Params:
+    """Scale the whole gradient down to length ``max_norm`` when it is longer.
+
+    The direction is kept, only the step's length is capped (Pascanu, Mikolov & Bengio 2013).
+
+    As ``optax.clip_by_global_norm``: g · max_norm / max(‖g‖, max_norm).
+    """
+    norm = global_norm(grads)
+    scale = max_norm / jnp.maximum(norm, max_norm)
+    return jax.tree.map(lambda g: g * scale.astype(g.dtype), grads)
+
+
 def _zeros(params: Params) -> Params:
     return jax.tree.map(jnp.zeros_like, params)
 

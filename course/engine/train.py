@@ -74,6 +74,8 @@ class TrainConfig:
             pairs ``(("b1", 0.9), ...)`` (stored as sorted pairs, so the config stays hashable).
         eval_chunk: examples per evaluation chunk (bounds memory).
         keep_params: return the final parameters as well as the history.
+        clip_norm: clip the gradient (data loss plus penalties) to this global norm before
+            the optimizer sees it (:func:`course.engine.optim.clip_by_global_norm`); None: off.
     """
 
     model: Any
@@ -91,6 +93,7 @@ class TrainConfig:
     optimizer_args: tuple[tuple[str, Any], ...] = ()
     eval_chunk: int = 1000
     keep_params: bool = False
+    clip_norm: float | None = None
 
     def __post_init__(self) -> None:
         if not hasattr(self.model, "init") or not hasattr(self.model, "apply"):
@@ -111,6 +114,8 @@ class TrainConfig:
         if self.steps % self.n_logs:
             raise ValueError(f"n_logs must divide steps={self.steps}, got n_logs={self.n_logs}")
         check_int("eval_chunk", self.eval_chunk, 1)
+        if self.clip_norm is not None:
+            check_float("clip_norm", self.clip_norm, 0.0, lo_open=True)
         defaults = self.hparams()
         check_hparams(defaults, self)
         optim.make(self.optimizer, lr=self.lr, **dict(self.optimizer_args))
@@ -315,6 +320,8 @@ class Trainer:
         grads, data_loss = jax.grad(self._objective, has_aux=True)(
             state.params, x, y, weight, width, hp, k_drop
         )
+        if self.config.clip_norm is not None:
+            grads = optim.clip_by_global_norm(grads, self.config.clip_norm)
         updates, opt_state = self.optimizer(hp).update(grads, state.opt_state, state.params)
         params = optim.apply_updates(state.params, updates)
         return TrainState(params, opt_state, state.step + 1, state.key), data_loss
