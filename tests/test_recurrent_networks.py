@@ -119,6 +119,10 @@ def test_the_flow_claims_can_fail(flow):
 
 def test_the_gru_remembers_longer_than_a_vanilla_rnn_of_its_size(recall):
     assert chapter.claims(recall=recall).gru_remembers_longer
+    vanilla, gru = (recall.results[(c, 30)].metrics["test_acc"][:, 0] for c in ("vanilla", "gru"))
+    assert vanilla.max() < 0.25  # at L = 30 the plain RNN never leaves chance …
+    first = [int(recall.results[("gru", 30)].steps[np.argmax(run > 0.5)]) for run in gru]
+    assert min(first) >= 300 and np.all(gru[:, -1] >= chapter.SOLVED)  # … the GRU climbs late
     v, g = (chapter.recall_config(c).model.n_params() for c in ("vanilla", "gru"))
     assert abs(v - g) / g < 0.01  # equal parameter counts, to 1 %
 
@@ -195,7 +199,7 @@ def test_samples_are_text_from_the_vocabulary_and_depend_on_the_key(language):
 # ------------------------------------------------------------------- explorers
 
 
-def test_the_explorers_answer_every_control_and_retrain_live(flow, language):
+def test_the_explorers_answer_every_control_and_retrain_live(flow, language, recall):
     fe = chapter.flow_explorer(flow, key=KEYS["flow"])
     assert [c.name for c in fe.controls] == ["radius", "inputs"]
     timings = fe.set(radius=1.1, inputs=0.1)  # off the grid: recomputed live
@@ -203,6 +207,13 @@ def test_the_explorers_answer_every_control_and_retrain_live(flow, language):
     fe.set(radius=1.5, inputs=0.1)  # on the grid: the study's norms, and the title says so
     rate = flow.rates[(0.1, 1.5)]
     assert f"multiplied by {rate:.2f}" in fe.last_spec.title
+    re = chapter.recall_explorer(recall)
+    assert [c.name for c in re.controls] == ["distance", "cell"]
+    re.set(distance=30, cell="gru")
+    final = recall.results[("gru", 30)].final("test_acc")[:, 0]
+    assert f"test accuracy {', '.join(f'{a:.2f}' for a in final)}" in re.last_spec.title
+    with pytest.raises(ValueError, match="cell"):
+        re.set(cell="lstm")
     le = chapter.lm_explorer(language)
     assert [c.name for c in le.controls] == ["hidden", "windows"]
     le.set(hidden=16, windows=chapter.LM_WINDOWS[0])

@@ -283,6 +283,7 @@ RECALL_HIDDEN = {"vanilla": 58, "gru": 32}  # 4648 and 4680 parameters
 RECALL_SEEDS = 2
 RECALL_TRAIN, RECALL_TEST = 2000, 500
 SOLVED = 0.95  # test accuracy that counts as remembering (chance: 1/8)
+RECALL_COLORS = {"vanilla": "#d62728", "gru": "#1f77b4"}
 
 
 def recall_data(distance: int, *, key: jax.Array) -> datasets.Dataset:
@@ -701,19 +702,79 @@ def clipping_figure(study: Clipping) -> Figure:
                   width=6.0, height=3.6)  # fmt: skip
 
 
-def recall_figure(study: Recall) -> Figure:
+def recall_panel(study: Recall, distance: float | None = None) -> Lines:
     """Test accuracy against the distance L for both cells (± std over seeds)."""
     curves = []
-    for cell, color in (("vanilla", "#d62728"), ("gru", "#1f77b4")):
+    for cell, color in RECALL_COLORS.items():
         acc = study.accuracy(cell)
         n = recall_config(cell).model.n_params()
         curves.append(band(acc.mean(0), acc.std(0), RECALL_LENGTHS,
                            f"{cell} ({RECALL_HIDDEN[cell]} units, {n:,} parameters)",
                            color=color, markers=True))  # fmt: skip
-    panel = Lines(curves, title="remembering the first symbol for L steps",
-                  xlabel="distance L (distractor symbols after the message)",
-                  ylabel="test accuracy", ylim=(0, 1.05), hline=1 / RECALL_SYMBOLS)  # fmt: skip
-    return Figure([panel], title="Memory over distance (line: chance)", width=6.0, height=3.6)
+    return Lines(curves, title="remembering the first symbol for L steps",
+                 xlabel="distance L (distractor symbols after the message)",
+                 ylabel="test accuracy", ylim=(0, 1.05), hline=1 / RECALL_SYMBOLS,
+                 vline=distance)  # fmt: skip
+
+
+def recall_figure(study: Recall) -> Figure:
+    """The accuracy-against-distance panel on its own."""
+    return Figure([recall_panel(study)], title="Memory over distance (line: chance)",
+                  width=6.0, height=3.6)  # fmt: skip
+
+
+def recall_point_figure(study: Recall, point: SweepResult, values: dict[str, Any]) -> Figure:
+    """Accuracy against L (both cells), and this cell's test accuracy during training."""
+    cell, distance = values["cell"], int(values["distance"])
+    acc = point.metrics["test_acc"].reshape(RECALL_SEEDS, -1)  # (seed, log)
+    curves = [
+        Series(
+            list(point.steps),
+            [float(a) for a in run],
+            label=f"seed {i}",
+            markers=True,
+            color=RECALL_COLORS[cell],
+            dashed=i > 0,
+        )
+        for i, run in enumerate(acc)
+    ]
+    learning = Lines(curves, title=f"{cell}, L = {distance}: test accuracy while training",
+                     xlabel="Adam step", ylabel="test accuracy", ylim=(0, 1.05),
+                     hline=1 / RECALL_SYMBOLS)  # fmt: skip
+    final = acc[:, -1]
+    title = (f"{cell} ({RECALL_HIDDEN[cell]} units), message {distance} steps back: "
+             f"test accuracy {', '.join(f'{a:.2f}' for a in final)} (chance 0.12)")  # fmt: skip
+    return Figure([recall_panel(study, distance), learning], title=title, width=10.0, height=3.8)
+
+
+def recall_explorer(study: Recall) -> Explorer:
+    """Cell and distance over the recall study; live retrains that cell at that distance."""
+
+    def live(values: dict[str, Any]) -> SweepResult:
+        d = int(values["distance"])
+        pool = recall_data(d, key=jax.random.fold_in(study.data_key, d))
+        return sweep_point(recall_config(values["cell"]), pool, key=study.key,
+                           seeds=RECALL_SEEDS, n_train=RECALL_TRAIN)  # fmt: skip
+
+    return Explorer(
+        [
+            slider("distance", RECALL_LENGTHS, label="distance L", default=RECALL_LENGTHS[-2]),
+            dropdown(
+                "cell",
+                {f"{c} ({h} units)": c for c, h in RECALL_HIDDEN.items()},
+                label="cell",
+                default="vanilla",
+            ),
+        ],
+        view=lambda values, point: recall_point_figure(study, point, values),
+        lookup=lambda values: study.results[(values["cell"], int(values["distance"]))].sel(
+            n_train=RECALL_TRAIN
+        ),
+        live=live,
+        title="Memory over distance: a plain RNN against a GRU of its size",
+        note=f"{RECALL_SEEDS} seeds × 1000 Adam steps (batch 64) on {RECALL_TRAIN} sequences "
+        "per distance, trained in advance; live: train this cell at this distance now.",
+    )
 
 
 @dataclasses.dataclass
