@@ -38,7 +38,7 @@ def test_the_same_call_is_read_back_and_equals_what_was_computed(results):
     first = study(key=jax.random.key(0), sizes=[1, 2])
     again = study(key=jax.random.key(0), sizes=[1, 2], progress=False)  # progress is ignored
     assert len(calls) == 1
-    assert len(list(results.glob("*.pkl"))) == 1
+    assert len(list(results.glob("*/*.pkl"))) == 1
     np.testing.assert_array_equal(np.asarray(again["x"]), np.asarray(first["x"]))
     assert isinstance(again["x"], jax.Array)  # read back as the type it was computed as
 
@@ -86,16 +86,16 @@ def test_changed_source_changes_the_code_fingerprint(tmp_path, monkeypatch):
 def test_switched_off_or_unreadable_arguments_always_compute(monkeypatch, results):
     study(key=jax.random.key(0), sizes=[1], model=lambda x: x)  # a function: no fingerprint
     study(key=jax.random.key(0), sizes=[1], model=lambda x: x)
-    assert len(calls) == 2 and not list(results.glob("*.pkl"))
+    assert len(calls) == 2 and not list(results.glob("*/*.pkl"))
     monkeypatch.setenv("COURSE_RESULTS_CACHE", "0")
     study(key=jax.random.key(0), sizes=[1])
     study(key=jax.random.key(0), sizes=[1])
-    assert len(calls) == 4 and not list(results.glob("*.pkl"))
+    assert len(calls) == 4 and not list(results.glob("*/*.pkl"))
 
 
 def test_a_damaged_file_is_computed_again_and_replaced(results):
     first = study(key=jax.random.key(0), sizes=[1, 2])
-    (path,) = results.glob("*.pkl")
+    (path,) = results.glob("*/*.pkl")
     path.write_bytes(path.read_bytes()[:20])  # truncated, as by a killed writer
     again = study(key=jax.random.key(0), sizes=[1, 2])
     assert len(calls) == 2
@@ -126,3 +126,26 @@ def test_fingerprints_tell_keys_arrays_and_dataclasses_apart():
 def test_ignore_must_name_an_argument():
     with pytest.raises(ValueError, match=r"ignore: .* no argument 'verbose'"):
         memo.on_disk(ignore=("verbose",))(study.uncached)
+
+
+def test_results_of_older_code_are_removed_when_new_code_keeps_one(results, monkeypatch):
+    """Guards the disk: each code version has its folder; the first result kept under new
+    code removes the older folders (and nothing else in the results directory)."""
+    study(key=jax.random.key(0), sizes=[1])
+    (old,) = [p for p in results.iterdir() if p.is_dir()]
+    (results / "notes.txt").write_text("the user's")  # not a code folder: left alone
+    monkeypatch.setattr(memo, "code_fingerprint", lambda: "f" * 64)  # new code
+    study(key=jax.random.key(0), sizes=[1])
+    assert len(calls) == 2  # new code: computed afresh
+    folders = [p.name for p in results.iterdir() if p.is_dir()]
+    assert folders == ["f" * 16] and not old.exists()
+    assert (results / "notes.txt").exists()
+
+
+def test_a_disk_that_cannot_keep_results_still_returns_them(tmp_path, monkeypatch):
+    """Guards _store: an unwritable results directory costs the saving, never the answer."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(blocker / "results"))  # under a file
+    out = study(key=jax.random.key(0), sizes=[1, 2])
+    assert out["sizes"].tolist() == [1, 2] and len(calls) == 1

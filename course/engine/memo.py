@@ -18,6 +18,9 @@ So a chapter opened a second time, or the unit test that checks the claim a note
 made, reads the result instead of training again, and any change to the code, the
 arguments or the platform computes afresh.  ``COURSE_RESULTS_CACHE=0`` turns it off.
 
+Files live in one folder per code fingerprint; the first result kept under new code
+removes the other folders, so results of an older course do not pile up on disk.
+
 An argument the fingerprint cannot read (a function, an open file) means the call is
 simply computed, never guessed at.  A result that cannot be pickled is returned and not
 kept.  A file that cannot be read back (truncated, written by another class layout) is
@@ -26,12 +29,14 @@ computed again and replaced.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import inspect
 import os
 import pickle
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -173,7 +178,8 @@ def on_disk(fn: F | None = None, *, ignore: tuple[str, ...] = ()) -> F | Callabl
             name = fingerprint(fn, arguments)
         except FingerprintError:
             return fn(*args, **kwargs)
-        path = results_dir() / f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__qualname__}-{name}.pkl"
+        folder = results_dir() / code_fingerprint()[:16]
+        path = folder / f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__qualname__}-{name}.pkl"
         found = _load(path)
         if found is not None:
             return found[0]
@@ -190,21 +196,34 @@ def _load(path: Path) -> tuple[Any] | None:
     try:
         with path.open("rb") as f:
             return (pickle.load(f),)
-    except FileNotFoundError:
+    except OSError:  # missing, or a directory that cannot exist: nothing kept
         return None
     except Exception:  # truncated, or written by another layout of the classes
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
         return None
 
 
 def _store(path: Path, result: Any) -> None:
-    """Write ``result`` atomically (a reader never sees half a file); skip the unpicklable."""
+    """Write ``result`` atomically (a reader never sees half a file); skip the unpicklable.
+
+    The first file in a new code folder removes the folders of other code versions.
+    """
     try:
         payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # a result holding a function or a widget: computed each time
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(payload)
-    os.replace(tmp, path)
+    if not path.parent.exists():
+        for stale in path.parent.parent.glob("*"):
+            # another version's code folder (never this one: a parallel kernel may have
+            # just made it), not a file or folder of the user's
+            if stale.is_dir() and len(stale.name) == 16 and stale != path.parent:
+                shutil.rmtree(stale, ignore_errors=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.replace(tmp, path)
+    except OSError:  # a full or read-only disk, or a folder another version just removed
+        return
