@@ -191,10 +191,7 @@ def step_jacobians(model: RNN, params: Params, x: jax.Array) -> tuple[jax.Array,
     """Hidden states (T, H) of one sequence and the Jacobians ∂h_t/∂h_{t−1}, (T, H, H)."""
     hs = model.hidden_states(params, x[None])[0]  # (T, H)
     h_prev = jnp.concatenate([jnp.zeros_like(hs[:1]), hs[:-1]])  # (T, H)
-    if model.inputs == "symbols":
-        u = params["w_in"][x] + params["b"][None, :]  # (T, gates*H)
-    else:
-        u = jnp.asarray(x, jnp.float32)[:, None] @ params["w_in"] + params["b"][None, :]
+    u = model.project(params, x[None])[0]  # (T, gates*H)
     mask = unit_mask(model.hidden, None)
 
     def one(h: jax.Array, u_t: jax.Array) -> jax.Array:
@@ -606,7 +603,7 @@ def sample(study: Language, width: int, windows: int, *, key: jax.Array, prompt:
     def step(carry: tuple, k: jax.Array) -> tuple[tuple, jax.Array]:
         h, logits = carry
         c = jax.random.categorical(k, logits / temperature)  # (1,)
-        h = model.step(params, h, params["w_in"][c] + params["b"][None, :], mask=mask)
+        h = model.step(params, h, model.project(params, c[:, None])[:, 0], mask=mask)
         return (h, h @ params["w_out"] + params["b_out"][None, :]), c[0]
 
     h = hs[:, -1]

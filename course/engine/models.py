@@ -642,12 +642,7 @@ class RNN:
     def hidden_states(self, params: Params, x: jax.Array, *, width: Any = None) -> jax.Array:
         """Hidden states (batch, time, hidden) for a batch of sequences (see ``vocab``)."""
         m = unit_mask(self.hidden, width)
-        if self.inputs == "symbols":
-            projected = params["w_in"][x]  # (batch, time, gates*hidden)
-        else:
-            values = x[..., None] if x.ndim == 2 else x  # (batch, time, vocab)
-            projected = values.astype(params["w_in"].dtype) @ params["w_in"]
-        inputs = projected + params["b"][None, None, :]  # (batch, time, gates*hidden)
+        inputs = self.project(params, x)  # (batch, time, gates*hidden)
         h0 = jnp.zeros((x.shape[0], self.hidden))
 
         def step(h: jax.Array, u: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -656,6 +651,15 @@ class RNN:
 
         _, hs = jax.lax.scan(step, h0, jnp.swapaxes(inputs, 0, 1))
         return jnp.swapaxes(hs, 0, 1)
+
+    def project(self, params: Params, x: jax.Array) -> jax.Array:
+        """Every step's input term u_t = x_t W + b, (batch, time, gates*hidden)."""
+        if self.inputs == "symbols":
+            projected = params["w_in"][x]  # row x_t of W: the symbol's embedding
+        else:
+            values = x[..., None] if x.ndim == 2 else x  # (batch, time, vocab)
+            projected = values.astype(params["w_in"].dtype) @ params["w_in"]
+        return projected + params["b"][None, None, :]
 
     def step(self, params: Params, h: jax.Array, u: jax.Array, *, mask: jax.Array) -> jax.Array:
         """One step of the cell: h_{t-1} (batch, hidden) and u_t = x_t W + b → h_t.
