@@ -7,7 +7,8 @@ task, number of classes) is static.
 * :func:`mnist1d` — MNIST-1D (Greydanus 2020), generated procedurally by the
   ``mnist1d`` package and cached on disk after the first generation.
 * :func:`digits` — scikit-learn's bundled 8×8 handwritten digits.
-* :func:`two_d` — 2-D synthetic sets: moons, circles, spirals, Gaussian blobs, a ring of Gaussians.
+* :func:`two_d` — 2-D synthetic sets: moons, circles, spirals, Gaussian blobs, a ring or a
+  grid of Gaussians (with :func:`mode_centres`, the targets of a GAN).
 * :func:`regression` — a linear regression problem in the manner of ``make_regression``.
 * :func:`text` — a character-level corpus from Python's own ``pydoc_data.topics``.
 * :func:`flip_labels` — label noise: a fraction of training labels replaced by another class.
@@ -27,7 +28,7 @@ import numpy as np
 
 from course.engine.checks import check_choice, check_float, check_int, check_key
 
-TWO_D_KINDS = ("moons", "circles", "spirals", "blobs", "ring")
+TWO_D_KINDS = ("moons", "circles", "spirals", "blobs", "ring", "grid")
 DATA_FIELDS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
 META_FIELDS = ("name", "task", "n_classes")
 
@@ -270,11 +271,14 @@ def two_d(
 
     Args:
         kind: ``"moons"``, ``"circles"``, ``"spirals"``, ``"blobs"`` (``n_classes`` Gaussian
-            clusters) or ``"ring"`` (``n_classes`` Gaussians on a circle, e.g. a GAN target).
+            clusters), ``"ring"`` (``n_classes`` Gaussians on a circle of radius 2) or
+            ``"grid"`` (``n_classes`` Gaussians on a square grid of spacing 2) — the last two
+            are GAN targets, their centres given by :func:`mode_centres`.
         n_train: training examples, 1…100000.
         n_test: test examples, 1…100000.
         noise: standard deviation of the Gaussian noise added to each point, in [0, 5].
-        n_classes: classes for ``blobs``, arms for ``spirals``, modes for ``ring`` (2…16);
+        n_classes: classes for ``blobs``, arms for ``spirals``, modes for ``ring`` and ``grid``
+            (2…16);
             moons and circles always have 2.
         key: a ``jax.random`` key.
 
@@ -314,12 +318,29 @@ def _draw_two_d(
         radius = 0.2 + u
         angle = 3 * jnp.pi * u + 2 * jnp.pi * y / n_classes
         x = radius[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], -1)
-    else:  # blobs and ring: class centres on a circle of radius 2 (ring) or spread (blobs)
-        angle = 2 * jnp.pi * y / n_classes
-        radius = 2.0 if kind == "ring" else 1.5
-        x = radius * jnp.stack([jnp.cos(angle), jnp.sin(angle)], -1)
+    else:  # blobs, ring and grid: one Gaussian per class around its centre
+        x = jnp.asarray(mode_centres(kind, n_classes))[y]
     x = x + noise * jax.random.normal(k_noise, x.shape)
     return np.asarray(x, np.float32), np.asarray(y, np.int32)
+
+
+def mode_centres(kind: str, n_classes: int) -> np.ndarray:
+    """The class centres of ``two_d``'s ``"blobs"``, ``"ring"`` and ``"grid"``, (n_classes, 2).
+
+    Blobs and ring: evenly spaced on a circle of radius 1.5 (blobs) or 2 (ring), the first at
+    (r, 0).  Grid: row by row on a square grid of spacing 2 and ⌈√n_classes⌉ columns, centred
+    on the origin (9 modes: every point of {−2, 0, 2}²).
+    """
+    kind = check_choice("kind", kind, ("blobs", "ring", "grid"))
+    n_classes = check_int("n_classes", n_classes, 2, 16)
+    i = np.arange(n_classes)
+    if kind == "grid":
+        side = int(np.ceil(np.sqrt(n_classes)))
+        rows = -(-n_classes // side)
+        return np.stack([2.0 * (i % side - (side - 1) / 2), 2.0 * ((rows - 1) / 2 - i // side)], -1)
+    radius = 2.0 if kind == "ring" else 1.5
+    angle = 2 * np.pi * i / n_classes
+    return radius * np.stack([np.cos(angle), np.sin(angle)], -1)
 
 
 def regression(

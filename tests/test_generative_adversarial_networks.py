@@ -1,0 +1,211 @@
+"""Chapter 09: the measures against references, and the chapter's claims.
+
+The studies are the notebook's own calls (same keys), so `make test` reads the results the
+notebook stage kept; each claim also gets a made-up study that makes it fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from course.chapters import generative_adversarial_networks as chapter
+
+NAMES = ["targets", "saturation", "study", "grid", "exercise"]
+KEYS = dict(zip(NAMES, jax.random.split(jax.random.key(0), 5), strict=True))
+
+
+@pytest.fixture(scope="module")
+def saturation():
+    return chapter.saturation_study(key=KEYS["saturation"])
+
+
+@pytest.fixture(scope="module")
+def study():
+    return chapter.gan_study(key=KEYS["study"], progress=False)
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return chapter.grid_study(key=KEYS["grid"])
+
+
+# ------------------------------------------------------------------- the measures
+
+
+def test_mmd2_equals_a_numpy_double_loop():
+    """The unbiased estimate (diagonals left out) against a plain loop in float64."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 30, 2)).astype(np.float32)
+    y = (rng.normal(size=(40, 2)) + 0.5).astype(np.float32)
+
+    def loop(a, b, h=chapter.BANDWIDTH):
+        k = lambda p, q: np.exp(-np.sum((p - q) ** 2) / (2 * h * h))  # noqa: E731
+        n, m = len(a), len(b)
+        xx = sum(k(a[i], a[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+        yy = sum(k(b[i], b[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+        xy = sum(k(a[i], b[j]) for i in range(n) for j in range(m)) / (n * m)
+        return xx + yy - 2 * xy
+
+    ours = chapter.mmd2(x, y)
+    expected = [loop(x[i].astype(float), y.astype(float)) for i in range(3)]
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_mmd2_is_unbiased_for_one_distribution_and_grows_with_a_shift():
+    """Same distribution: the mean over 20 pairs is within 3 standard errors of 0."""
+    rng = np.random.default_rng(1)
+    same = np.array([chapter.mmd2(rng.normal(size=(100, 2)).astype(np.float32),
+                                  rng.normal(size=(100, 2)).astype(np.float32))
+                     for _ in range(20)])  # fmt: skip
+    assert abs(same.mean()) < 3 * same.std(ddof=1) / np.sqrt(len(same))
+    shifted = chapter.mmd2(rng.normal(size=(100, 2)).astype(np.float32),
+                           (rng.normal(size=(100, 2)) + 1.0).astype(np.float32))  # fmt: skip
+    assert shifted > same.mean() + 10 * same.std(ddof=1)
+
+
+def test_mode_stats_count_modes_and_stray_samples():
+    c = chapter.centres()
+    on_three = np.repeat(c[:3], 10, axis=0).astype(np.float32)  # 10 points on each of 3 modes
+    stray = np.zeros((10, 2), np.float32)  # the ring's centre: 2 away from every mode
+    stats = chapter.mode_stats(np.concatenate([on_three, stray]))
+    assert int(stats.covered) == 3
+    assert float(stats.off_target) == pytest.approx(0.25)
+    np.testing.assert_allclose(stats.shares[:3], 0.25)
+    # the fair-share rule: one point in 40 at a mode (2.5 %) is under ¼ · 1/8 = 3.1 %
+    lone = np.concatenate([on_three, c[3:4].astype(np.float32), stray[:9]])
+    assert int(chapter.mode_stats(lone).covered) == 3
+
+
+def test_grid_centres_are_the_3_by_3_lattice():
+    c = chapter.centres("grid")
+    assert sorted(map(tuple, c.tolist())) == [(x, y) for x in (-2.0, 0.0, 2.0)
+                                              for y in (-2.0, 0.0, 2.0)]  # fmt: skip
+
+
+def test_memorisation_is_low_for_copies_and_about_one_for_fresh_draws():
+    k_train, k_hold, k_fresh = jax.random.split(jax.random.key(3), 3)
+    train = chapter.target(n_train=32, n_test=10, key=k_train).x_train
+    held = chapter.target(n_train=32, n_test=10, key=k_hold).x_train
+    fresh = chapter.target(n_train=400, n_test=10, key=k_fresh).x_train
+    copies = np.repeat(train, 12, axis=0) + np.float32(0.01)
+    assert chapter.memorisation(copies, train, held) < 0.2
+    assert 0.8 < chapter.memorisation(fresh, train, held) < 1.25
+    with pytest.raises(ValueError, match="held_out needs at least"):
+        chapter.memorisation(fresh, train, held[:5])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda: chapter.mmd2(np.zeros((5, 3), np.float32), np.zeros((5, 2), np.float32)),
+            ValueError,
+            "2-D points",
+        ),
+        (
+            lambda: chapter.mmd2(np.zeros((5, 2), np.float32), np.zeros((5, 2), np.float32), 0.0),
+            ValueError,
+            "bandwidth",
+        ),
+        (
+            lambda: chapter.mmd2(np.zeros((1, 2), np.float32), np.zeros((5, 2), np.float32)),
+            ValueError,
+            "at least 2",
+        ),
+        (lambda: chapter.mode_stats(np.zeros((5, 2), np.int32)), TypeError, "floating"),
+        (lambda: chapter.target("star", n_train=4, key=jax.random.key(0)), ValueError, "kind"),
+    ],
+)
+def test_bad_input_names_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+# ------------------------------------------------------------------- the claims
+
+
+@pytest.mark.slow
+def test_the_minimax_gradient_vanishes_once_d_is_confident(saturation):
+    assert chapter.claims(saturation=saturation).minimax_gradient_vanishes
+
+
+@pytest.mark.slow
+def test_the_saturation_claim_can_fail(saturation):
+    swapped = dataclasses.replace(saturation, grad_norm={
+        "minimax": saturation.grad_norm["nonsaturating"],
+        "nonsaturating": saturation.grad_norm["minimax"]})  # fmt: skip
+    assert not chapter.claims(saturation=swapped).minimax_gradient_vanishes
+    never_confident = dataclasses.replace(saturation, d_fake=np.full_like(saturation.d_fake, 0.3))
+    assert not chapter.claims(saturation=never_confident).minimax_gradient_vanishes
+
+
+@pytest.mark.slow
+def test_training_lowers_the_distance_and_covers_the_ring(study):
+    found = chapter.claims(study=study)
+    assert found.mmd_falls
+    assert found.the_ring_is_covered
+
+
+@pytest.mark.slow
+def test_a_slow_discriminator_collapses_and_copies_happen_with_few_examples(study):
+    found = chapter.claims(study=study)
+    assert found.slow_discriminator_collapses
+    assert found.few_examples_are_copied
+
+
+@pytest.mark.slow
+def test_the_ring_remedy_does_worse_on_the_grid(grid):
+    assert chapter.claims(grid=grid).the_remedy_does_not_transfer
+
+
+@pytest.mark.slow
+def test_the_study_claims_can_fail(study):
+    i, j, _ = study.at(chapter.N_POOL, chapter.WIDTH, chapter.FAST_D)
+    slow, fast = (chapter.LR_RATIOS.index(r) for r in (chapter.SLOW_D, chapter.FAST_D))
+
+    def altered(name, index, value):
+        a = getattr(study, name).copy()
+        a[index] = value
+        return chapter.claims(study=dataclasses.replace(study, **{name: a}))
+
+    assert not altered("mmd2", (i, j, fast, 0, -1), study.mmd2[i, j, fast, 0, 0] * 0.06).mmd_falls
+    assert not altered("covered", (i, j, fast, slice(None), -1), 6).the_ring_is_covered
+    # a slow discriminator that covers 4 of 8 modes: no longer a collapse
+    assert not altered("covered", (i, j, slow), 4).slow_discriminator_collapses
+    # one seed where the slow discriminator does as well as the fast one
+    tie = study.covered[i, j, fast, 0]
+    assert not altered("covered", (i, j, slow, 0), tie).slow_discriminator_collapses
+    r = chapter.LR_RATIOS.index(chapter.BALANCED)
+    assert not altered("memorisation", (0, j, r), 0.6).few_examples_are_copied
+    assert not altered("memorisation", (-1, j, r), 1.3).few_examples_are_copied
+
+
+@pytest.mark.slow
+def test_the_grid_claim_can_fail(grid):
+    fast = chapter.GRID_RATIOS.index(chapter.FAST_D)
+    covered = grid.covered.copy()
+    covered[fast, :, -1] = grid.covered[1 - fast, :, -1]  # the fast D as good as equal rates
+    assert not chapter.claims(
+        grid=dataclasses.replace(grid, covered=covered)
+    ).the_remedy_does_not_transfer
+
+
+@pytest.mark.slow
+def test_the_explorer_replays_frames_and_its_twin_fits_the_budget(study):
+    explorer = chapter.gan_explorer(study, key=KEYS["study"])
+    values = explorer.values()
+    point = explorer.lookup(values)
+    spec = explorer.view(values, point)
+    assert "of 8 modes covered" in spec.title
+    n_frames = (
+        len(chapter.N_TRAINS) * len(chapter.LR_RATIOS) * len(chapter.WIDTHS) * len(study.steps)
+    )
+    twin = explorer.twin()
+    assert twin.count('"panels"') == n_frames
+    assert len(twin.encode()) < 1_500_000  # the book page stays light
+    explorer.set(step=int(study.steps[2]), n_train=64)  # a lookup, redrawn
+    assert explorer.timings["live"] is False
