@@ -45,6 +45,7 @@ book: bootstrap
 bench: bootstrap
 	@$(PYTHON) tools/bootstrap.py --with bench
 	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python benchmarks/gan.py
 	$(BIN)/python benchmarks/latency.py
 	$(BIN)/python benchmarks/chapters.py
 

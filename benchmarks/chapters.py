@@ -2,10 +2,10 @@
 
 Each chapter's main sweep (00: the scale map, 04: double descent, 05: the regularisation
 study, 06: the SVM explorer's grid of SMO solves, 07: the CNN-against-MLP study, 08: the
-language-model sweep) runs in a fresh Python process with JAX's persistent compilation cache
-and the kept study results (``course.engine.memo``) off, so every program is compiled and
-every run trained as on a first visit.  The generated data sets are cached as they would be after
-``make lab`` (the first chapter generates them once).
+language-model sweep, 09: the GAN sweep) runs in a fresh Python process with JAX's
+persistent compilation cache and the kept study results (``course.engine.memo``) off, so
+every program is compiled and every run trained as on a first visit.  The generated data
+sets are cached as they would be after ``make lab`` (the first chapter generates them once).
 
 Prints, per chapter, the time to the first figure's numbers (import excluded): compile
 and run as the sweep reports them, and the wall time of the whole call; then one JSON
@@ -34,6 +34,10 @@ CHAPTERS = {
     ),
     "07": ("course.chapters.convolutional_networks", "efficiency_study(key=jax.random.key(0))"),
     "08": ("course.chapters.recurrent_networks", "language_study(key=jax.random.key(0)).result"),
+    "09": (
+        "course.chapters.generative_adversarial_networks",
+        "gan_study(key=jax.random.key(0), progress=False)",
+    ),
 }
 
 CHILD = """

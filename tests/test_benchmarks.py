@@ -57,6 +57,20 @@ def test_svm_benchmark_prints_its_figures():
     assert figures["svm_grid"]["problems"] > 0 and figures["svm_grid"]["ratio_joblib"] > 0
 
 
+@pytest.mark.slow
+def test_gan_benchmark_prints_its_figures():
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/gan.py", "--quick", "--skip-torch"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["engine_s"] > 0 and figures["compile_s"] > 0
+    assert len(figures["covered"]["engine (scan + vmap + mesh)"]) == 2  # one per size
+
+
 def test_chapter_benchmark_names_functions_that_exist():
     """benchmarks/chapters.py times each chapter's main sweep by name: the names must resolve."""
     import importlib
