@@ -55,6 +55,22 @@ def test_mmd2_equals_a_numpy_double_loop():
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
 
 
+def test_mmd2_against_a_distribution_of_points_keeps_their_diagonal():
+    """y_is_distribution: E k(y, y') over all pairs (loop); samples that reproduce y score ≈ 0,
+    while the unbiased form scores them below 0 by (1 − mean off-diagonal k) / m."""
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=(8, 2)).astype(np.float32)
+    x = rng.normal(size=(30, 2)).astype(np.float32)
+    h = chapter.BANDWIDTH
+    k = lambda a, b: np.exp(-((a[:, None] - b[None]) ** 2).sum(-1) / (2 * h * h))  # noqa: E731
+    kxx = k(x, x)
+    expected = (kxx.sum() - 30) / (30 * 29) + k(y, y).mean() - 2 * k(x, y).mean()
+    assert chapter.mmd2(x, y, y_is_distribution=True) == pytest.approx(expected, rel=1e-4)
+    copies = np.repeat(y, 100, axis=0)  # every point of y, 100 times
+    assert abs(chapter.mmd2(copies, y, y_is_distribution=True)) < 2e-3
+    assert chapter.mmd2(copies, y) < -0.05  # the unbiased form: biased low for y's own points
+
+
 def test_mmd2_is_unbiased_for_one_distribution_and_grows_with_a_shift():
     """Same distribution: the mean over 20 pairs is within 3 standard errors of 0."""
     rng = np.random.default_rng(1)
@@ -105,6 +121,15 @@ def test_the_copying_ratio_tells_copying_from_learning_only_the_modes_seen():
     assert 0.8 < chapter.copying_ratio(partial.astype(np.float32), train, held) < 1.25
     sloppy = c[rng.choice(8, 400)] + 2.5 * chapter.SIGMA * rng.normal(size=(400, 2))
     assert 0.8 < chapter.copying_ratio(sloppy.astype(np.float32), train, held) < 1.25
+    # copies on the seen modes plus new points on unseen ones: still copies (the distances
+    # are taken within each sample's own mode; samples on unseen modes do not count)
+    unseen = np.setdiff1d(np.arange(8), seen)
+    mixed = np.concatenate([copies, c[rng.choice(unseen, 200)] + 0.1 * rng.normal(size=(200, 2))])
+    assert chapter.copying_ratio(mixed.astype(np.float32), train, held) < 0.2
+    matched = chapter.matched_held_out(train, held)  # as many held-out points per mode
+    cells = lambda p: np.argmin(((p[:, None] - c[None]) ** 2).sum(-1), 1)  # noqa: E731
+    np.testing.assert_array_equal(np.bincount(cells(matched), minlength=8),
+                                  np.bincount(cells(train), minlength=8))  # fmt: skip
     mode = int(np.argmin(((train[0] - c) ** 2).sum(-1)))  # the one training point's mode
     opposite = np.tile(c[(mode + 4) % 8], (10, 1)).astype(np.float32)  # held out elsewhere
     with pytest.raises(ValueError, match="held_out needs at least 1 points in mode"):
@@ -154,6 +179,10 @@ def test_the_saturation_claim_can_fail(saturation):
     assert not chapter.claims(saturation=swapped).minimax_gradient_vanishes
     never_confident = dataclasses.replace(saturation, d_fake=np.full_like(saturation.d_fake, 0.3))
     assert not chapter.claims(saturation=never_confident).minimax_gradient_vanishes
+    apart = saturation.grad_norm["minimax"].copy()
+    apart[0] *= 1.2  # the two gradients 20 % apart before D has learned anything
+    unequal = dataclasses.replace(saturation, grad_norm={**saturation.grad_norm, "minimax": apart})
+    assert not chapter.claims(saturation=unequal).minimax_gradient_vanishes
 
 
 @pytest.mark.slow
@@ -164,7 +193,7 @@ def test_training_lowers_the_distance_and_covers_the_ring(study):
 
 
 @pytest.mark.slow
-def test_a_slow_discriminator_fails_and_copies_happen_with_few_examples(study):
+def test_a_slow_discriminator_fails_and_few_examples_are_learned_not_copied(study):
     found = chapter.claims(study=study)
     assert found.slow_discriminator_fails
     assert found.few_examples_are_learned_not_the_target
@@ -191,15 +220,23 @@ def test_the_study_claims_can_fail(study):
     assert not altered("covered", (i, j, fast, slice(None), -1), 6).the_ring_is_covered
     # a slow discriminator that covers 4 of 8 modes: no longer a collapse
     assert not altered("covered", (i, j, slow), 4).slow_discriminator_fails
-    # one seed where the slow discriminator does as well as the fast one
-    tie = study.covered[i, j, fast, 0]
-    assert not altered("covered", (i, j, slow, 0), tie).slow_discriminator_fails
+    # one seed where the fast discriminator does no better than the slow one (the slow mean
+    # and off-target share unchanged: only the per-seed comparison can fail)
+    tie = study.covered[i, j, slow, 0]
+    assert not altered("covered", (i, j, fast, 0), tie).slow_discriminator_fails
     r = chapter.LR_RATIOS.index(chapter.BALANCED)
-    assert not altered("copying", (0, j, r), 0.3).few_examples_are_not_copied  # copies
+    assert not altered("copying", (0, j, r, 0), 0.3).few_examples_are_not_copied  # a copy
+    fresh = float(study.fresh_copying[0])  # one seed no nearer the examples than new points
+    assert not altered("copying", (0, j, r, 0), fresh + 0.05).few_examples_are_not_copied
     assert not altered("copying", (-1, j, r), 1.3).few_examples_are_not_copied
     # with 8 examples, samples on a mode without one: the target's modes, not the examples'
     assert not altered("unseen", (0, j, r, 0), 0.2).few_examples_are_learned_not_the_target
-    assert not altered("mmd2_examples", (0, j, r, 0), 0.05).few_examples_are_learned_not_the_target
+    near_target = 0.6 * study.mmd2[0, j, r, 0, -1]  # over half the MMD² to the target
+    assert not altered(
+        "mmd2_examples", (0, j, r, 0), near_target
+    ).few_examples_are_learned_not_the_target
+    baseline = dataclasses.replace(study, fresh_mmd2_examples=study.fresh_mmd2_examples * 0 + 1e-3)
+    assert not chapter.claims(study=baseline).few_examples_are_learned_not_the_target
     assert not altered("mmd2_examples", (-1, j, r, 0), 0.05).few_examples_are_learned_not_the_target
     found = altered("mmd2", (-1, j, r, slice(None), -1), study.mmd2[-2, j, r, :, -1] * 1.5)
     assert not found.data_bring_the_target_closer
@@ -212,6 +249,11 @@ def test_the_grid_claim_can_fail(grid):
     fast = chapter.GRID_RATIOS.index(chapter.FAST_D)
     covered = grid.covered.copy()
     covered[fast, :, -1] = grid.covered[1 - fast, :, -1]  # the fast D as good as equal rates
+    assert not chapter.claims(
+        grid=dataclasses.replace(grid, covered=covered)
+    ).faster_is_not_better_on_the_grid
+    covered = grid.covered.copy()
+    covered[fast, :, -1] = 6  # fewer than equal rates (8–9), but more than 5 of 9
     assert not chapter.claims(
         grid=dataclasses.replace(grid, covered=covered)
     ).faster_is_not_better_on_the_grid
