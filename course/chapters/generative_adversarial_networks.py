@@ -3,14 +3,14 @@
 * :func:`target` — the 2-D targets: a ring of 8 Gaussians and a 3 × 3 grid (σ = :data:`SIGMA`).
 * :func:`mmd2`, :func:`mode_stats`, :func:`copying_ratio` — what a sample is measured by: the
   maximum mean discrepancy to the target (Gaussian kernel of bandwidth :data:`BANDWIDTH`),
-  the modes covered and the share of samples off target, and how much closer the samples
-  sit to the training points than fresh target points do.
+  the modes covered and the share of samples off target, and whether the samples sit
+  nearer their mode's training examples than held-out draws of that mode do.
 * :func:`saturation_study` — the generator's gradient under the minimax and the
   non-saturating loss while the discriminator learns to reject its samples.
-* :func:`gan_study` — one vmapped sweep of adversarial runs over the number of real
-  examples, the learning-rate ratio and the width: the explorer's grid, the collapse and
-  its remedy, and what few real examples do.
-* :func:`grid_study` — the 3 × 3 grid, trained as the balanced setting on the ring.
+* :func:`gan_study` — vmapped sweeps of adversarial runs (one per width) over the number of
+  real examples and the learning-rate ratio: the explorer's grid, the slow discriminator's
+  failure and its remedy, and what few real examples do.
+* :func:`grid_study` — the ring's two working settings (D's rate × 1 and × 5) on the grid.
 """
 
 from __future__ import annotations
