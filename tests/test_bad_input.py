@@ -385,6 +385,12 @@ BAD = [
         r"debounce must be in \[0.0, 5.0\], got -1.0",
     ),
     (
+        "Explorer live_runs",
+        lambda d: widgets.Explorer([slider("n", [1, 2])], _view, lambda v: None, live_runs=3),
+        TypeError,
+        r"live_runs must be a string, got 3",
+    ),
+    (
         "slider unsorted",
         lambda d: slider("n", [2, 1]),
         ValueError,

@@ -433,13 +433,6 @@ def frame_figure(study: GANStudy, run: dict[str, np.ndarray], values: dict[str, 
     scatter = Lines(
         [
             Series(
-                list(train[:, 0]),
-                list(train[:, 1]),
-                label=f"training points ({n})",
-                color=COLORS["train"],
-                line=False,
-            ),
-            Series(
                 list(c[:, 0]),
                 list(c[:, 1]),
                 label="mode centres",
@@ -450,8 +443,15 @@ def frame_figure(study: GANStudy, run: dict[str, np.ndarray], values: dict[str, 
             Series(
                 list(x[:, 0]), list(x[:, 1]), label="generated", color=COLORS["samples"], line=False
             ),
+            Series(  # drawn last: on top of the samples that crowd around them
+                list(train[:, 0]),
+                list(train[:, 1]),
+                label=f"training points ({n})",
+                color=COLORS["train"],
+                line=False,
+            ),
         ],
-        title=f"step {step}: generated (blue), training points (grey), modes (red)",
+        title=f"step {step}: samples (blue), examples (grey)",
         xlabel="x₁",
         ylabel="x₂",
         xlim=(-3.2, 3.2),
@@ -465,7 +465,7 @@ def frame_figure(study: GANStudy, run: dict[str, np.ndarray], values: dict[str, 
             Series(
                 steps,
                 list(8 * (1 - run["off_target"])),
-                label="8 × share on target",
+                label="share on target × 8",
                 dashed=True,
                 markers=True,
             ),
@@ -477,9 +477,9 @@ def frame_figure(study: GANStudy, run: dict[str, np.ndarray], values: dict[str, 
         vline=float(step),
     )
     title = (
-        f"{n} real examples, width {values['width']}, D's learning rate × {values['lr_ratio']:g}"
-        f": {int(run['covered'][log])} of 8 modes covered, "
-        f"{100 * run['off_target'][log]:.0f} % of samples off target, MMD² {run['mmd2'][log]:.3f}"
+        f"{n} examples, width {values['width']}, D's lr × {values['lr_ratio']:g}: "
+        f"{int(run['covered'][log])} of 8 modes covered, "
+        f"{100 * run['off_target'][log]:.0f} % off target, MMD² {run['mmd2'][log]:.3f}"
     )
     return Figure([scatter, over], title=title, width=10.0, height=4.4)
 
@@ -527,6 +527,7 @@ def gan_explorer(study: GANStudy, *, key: jax.Array) -> Explorer:
         lookup=lambda values: run_point(study, values),
         live=lambda values: live(values["n_train"], values["width"], values["lr_ratio"]),
         title="A GAN on a ring of 8 Gaussians: data, width and the learning-rate ratio",
+        live_runs="seed 0 (one run)",
         note=f"Seed 0 of {SEEDS}, {STEPS} steps of batch {BATCH} (Adam, G's learning rate {LR:g}), "
         "trained in advance; the step slider replays the run.",
     )

@@ -72,6 +72,7 @@ class Explorer:
         title: a heading.
         note: a line under the controls (how the grid was computed).
         debounce: seconds to wait for further changes before redrawing.
+        live_runs: what one live retrain trains, for the note under the checkbox.
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class Explorer:
         title: str = "",
         note: str = "",
         debounce: float = 0.03,
+        live_runs: str = "every seed",
     ):
         if isinstance(controls, Control) or not isinstance(controls, Sequence):
             raise TypeError(
@@ -100,6 +102,8 @@ class Explorer:
         if live is not None and not callable(live):
             raise TypeError(f"live must be a function of the control values or None, got {live!r}")
         debounce = check_float("debounce", debounce, 0.0, 5.0)
+        if not isinstance(live_runs, str):
+            raise TypeError(f"live_runs must be a string, got {live_runs!r}")
         names = [c.name for c in controls]
         if len(set(names)) != len(names):
             raise ValueError(f"control names repeat: {names}")
@@ -144,7 +148,7 @@ class Explorer:
             warm_s = time.perf_counter() - start
             self.live_note.value = (
                 f"<span style='color:#666'>live retraining is warm ({warm_s:.1f} s to compile "
-                "and run); each retrain runs every seed through the engine</span>"
+                f"and run); each retrain runs {html.escape(live_runs)} through the engine</span>"
             )
         self.refresh()
 
