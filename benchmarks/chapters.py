@@ -2,10 +2,12 @@
 
 Each chapter's main sweep (00: the scale map, 04: double descent, 05: the regularisation
 study, 06: the SVM explorer's grid of SMO solves, 07: the CNN-against-MLP study, 08: the
-language-model sweep, 09: the GAN sweep) runs in a fresh Python process with JAX's
-persistent compilation cache and the kept study results (``course.engine.memo``) off, so
-every program is compiled and every run trained as on a first visit.  The generated data
-sets are cached as they would be after ``make lab`` (the first chapter generates them once).
+language-model sweep, 09: the GAN sweep, 10: the scaling grid) runs in a fresh Python
+process with JAX's persistent compilation cache and the kept study results
+(``course.engine.memo``) off, so every program is compiled and every run trained as on a
+first visit.  The generated data sets are cached as they would be after a first visit.
+Chapter 10's grid is an MLP sweep like chapter 00's; ``benchmarks/sweep.py`` measures such
+sweeps against a PyTorch batched ensemble.
 
 Prints, per chapter, the time to the first figure's numbers (import excluded): compile
 and run as the sweep reports them, and the wall time of the whole call; then one JSON
@@ -38,6 +40,7 @@ CHAPTERS = {
         "course.chapters.generative_adversarial_networks",
         "gan_study(key=jax.random.key(0), progress=False)",
     ),
+    "10": ("course.chapters.scaling_laws", "grid_study(key=jax.random.key(0), progress=False)"),
 }
 
 CHILD = """
@@ -45,6 +48,7 @@ import json, time, jax, course, importlib
 from course.engine import data
 data.mnist1d(); data.digits()  # data cached as after a first visit
 module = importlib.import_module({module!r})
+getattr(module, "dataset", lambda: None)()  # a chapter's own data set, cached likewise
 start = time.perf_counter()
 result = eval("module." + {call!r})
 wall = time.perf_counter() - start

@@ -96,6 +96,17 @@ def test_mode_stats_count_modes_and_stray_samples():
     assert int(chapter.mode_stats(lone).covered) == 3
 
 
+def test_nearest_mode_labels_points_by_their_closest_centre():
+    """Each centre is its own nearest mode; a point just past the midpoint of two neighbouring
+    centres belongs to the farther one's side (the label, not the order, is checked)."""
+    for kind in ("ring", "grid"):
+        c = chapter.centres(kind).astype(np.float32)
+        np.testing.assert_array_equal(chapter.nearest_mode(c, kind), np.arange(len(c)))
+    c = chapter.centres("ring").astype(np.float32)
+    past = (0.45 * c[0] + 0.55 * c[1])[None]
+    assert chapter.nearest_mode(past, "ring").tolist() == [1]
+
+
 def test_grid_centres_are_the_3_by_3_lattice():
     c = chapter.centres("grid")
     assert sorted(map(tuple, c.tolist())) == [(x, y) for x in (-2.0, 0.0, 2.0)

@@ -97,6 +97,17 @@ def test_off_grid_values_and_the_live_box_retrain_through_live(explorer):
     assert explorer.calls.live[-1]["a"] == 2
 
 
+def test_the_live_path_compiles_on_first_use_not_at_construction(explorer):
+    """Building an explorer retrains nothing (Run All pays no compile for a box nobody
+    ticks); the note under the box says the first retrain compiles, then reports it warm."""
+    assert explorer.calls.live == []
+    assert "the first retrain compiles" in explorer.live_note.value
+    explorer.set(a=3)  # off the grid: live
+    assert len(explorer.calls.live) == 1
+    assert "live retraining is warm" in explorer.live_note.value
+    assert "each retrain runs every seed" in explorer.live_note.value
+
+
 def test_bad_values_and_failing_views_keep_the_last_figure(explorer):
     """From code a bad value raises (and shows in the status); a slider error only shows."""
     before = explorer.image.value

@@ -141,6 +141,11 @@ def _cells(p: jax.Array, kind: str) -> jax.Array:
     return jnp.argmin(jnp.sum((p[..., :, None, :] - c) ** 2, -1), -1)
 
 
+def nearest_mode(points: Any, kind: str = "ring") -> np.ndarray:
+    """The index of each point's nearest mode centre, (..., n), for points (..., n, 2)."""
+    return np.asarray(_cells(_points("points", points), check_choice("kind", kind, MODES)))
+
+
 def cell_distances(x: Any, points: Any, kind: str = "ring") -> np.ndarray:
     """Distance from each of x (..., n, 2) to the nearest of ``points`` in its own cell.
 
@@ -343,11 +348,10 @@ def example_measures(
     their share on modes without an example, and their copying ratio.
     """
     to_examples, unseen, copying = [], [], []
-    c = centres()
     for i, n in enumerate(n_trains):
         examples = real[:n]
         to_examples.append(mmd2(last[i], examples[:MMD_REFERENCE], y_is_distribution=True))
-        seen = np.unique(np.argmin(np.sum((examples[:, None] - c[None]) ** 2, -1), 1))
+        seen = np.unique(nearest_mode(examples))
         shares = mode_stats(last[i]).shares  # (..., K)
         unseen.append(np.delete(shares, seen, axis=-1).sum(-1))
         copying.append(copying_ratio(last[i], examples, held_out))

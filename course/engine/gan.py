@@ -40,7 +40,7 @@ from jax.sharding import PartitionSpec as P
 from course.engine import optim
 from course.engine.checks import check_array, check_choice, check_float, check_int, check_key
 from course.engine.models import MLP
-from course.engine.sweep import _progress, mesh_of
+from course.engine.sweep import _finished, _progress, mesh_of
 
 Params = Any
 GENERATOR_LOSSES = ("minimax", "nonsaturating")
@@ -237,17 +237,14 @@ class Trainer:
                 "discriminator": state.discriminator}  # fmt: skip
 
 
-def check_real(config: GANConfig, real: Any, n_train: Any = None) -> jax.Array:
-    """The real examples as a float array (n, dim), with ``n_train`` checked against n."""
+def check_real(config: GANConfig, real: Any) -> jax.Array:
+    """The real examples as a float array (n, dim), finite, with the generator's columns."""
     real = check_array("real", real, ndim=2, kind="f")
     if real.shape[1] != config.generator.n_out:
         raise ValueError(f"real must have {config.generator.n_out} columns (the generator's "
                          f"n_out), got shape {tuple(real.shape)}")  # fmt: skip
     if not bool(np.all(np.isfinite(np.asarray(real)))):
         raise ValueError("real holds NaN or infinite values")
-    if n_train is not None:
-        for i, n in enumerate(np.atleast_1d(n_train)):
-            check_int(f"n_train[{i}]" if np.ndim(n_train) else "n_train", n, 1, real.shape[0])
     return jnp.asarray(real, jnp.float32)
 
 
@@ -381,9 +378,7 @@ def sweep(
     for i in range(config.n_logs):
         state, logged = advance(state, jnp.asarray(i * per_log), real, knobs)
         logs.append(logged)
-        if bar is not None:
-            jax.block_until_ready(logged)
-            bar.update(1)
+        _finished(bar, 1, logged)
     if bar is not None:
         bar.close()
     history = {k: np.stack([np.asarray(log[k])[:n_runs] for log in logs], axis=1)

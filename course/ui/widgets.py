@@ -14,8 +14,9 @@ An :class:`Explorer` is declared, not wired by hand::
   PNG image, no flicker, no pile of figures), usually by blitting only its
   moving parts.
 * A value off the grid (set from code with :meth:`Explorer.set`) or the "retrain
-  live" box sends the values through the engine instead (``live``), compiled at
-  construction, so nothing recompiles later.
+  live" box sends the values through the engine instead (``live``).  The first such
+  retrain compiles the live path (the status line says so); later ones do not.  A
+  student who never retrains never waits for that compile.
 * Fast drags are debounced: changes that arrive while the kernel is busy are
   merged and the last value always wins.
 * Bad values and failing computations show a message in the status line and keep
@@ -142,13 +143,13 @@ class Explorer:
         self.widget = w.VBox(rows)
         self.widget.add_class("course-explorer")  # how tests find an explorer on the page
 
-        if live is not None:  # compile the live path now, so no later move compiles
-            start = time.perf_counter()
-            live(self.values())
-            warm_s = time.perf_counter() - start
+        self.live_runs = live_runs
+        self._warm = False  # the live path compiles on its first use, not here
+        if live is not None:
             self.live_note.value = (
-                f"<span style='color:#666'>live retraining is warm ({warm_s:.1f} s to compile "
-                f"and run); each retrain runs {html.escape(live_runs)} through the engine</span>"
+                "<span style='color:#666'>the first retrain compiles the live path (a few "
+                f"seconds, once); each retrain runs {html.escape(live_runs)} through the "
+                "engine</span>"
             )
         self.refresh()
 
@@ -264,7 +265,7 @@ class Explorer:
                     raise ValueError(
                         f"{', '.join(off_grid)} off the grid, and this explorer cannot retrain live"
                     )
-                point, how = self.live(values), "retrained live"
+                point, how = self._retrain(values), "retrained live"
             else:
                 point, how = self.lookup(values), "looked up"
             computed = time.perf_counter()
@@ -287,6 +288,23 @@ class Explorer:
             f"<span style='color:#444'>{html.escape(shown)} · {took} · {drew}</span>"
         )
         return self.timings
+
+    def _retrain(self, values: dict[str, Any]) -> Any:
+        """The live path; its first call compiles, and the note under the box says so."""
+        if self._warm:
+            return self.live(values)
+        self.status.value = (
+            "<span style='color:#444'>compiling the live path (once) and retraining…</span>"
+        )
+        start = time.perf_counter()
+        point = self.live(values)
+        self._warm = True
+        self.live_note.value = (
+            f"<span style='color:#666'>live retraining is warm ({time.perf_counter() - start:.1f}"
+            f" s to compile and run the first); each retrain runs "
+            f"{html.escape(self.live_runs)} through the engine</span>"
+        )
+        return point
 
     def _shown(self, name: str, value: Any) -> str:
         """A value as its control shows it (its label on the grid, e.g. "20%"), else plainly."""
