@@ -62,6 +62,8 @@ def test_claims_can_fail():
 
 
 def test_slider_moves_and_live_retrains_never_recompile(explorer):
+    """After the first live retrain (which compiles the live path), nothing compiles."""
+    explorer.set(n_train=300, width=50)  # off the grid: the first live retrain
     rng = np.random.default_rng(1)
     with CompileCounter() as compiles:
         for i in range(20):

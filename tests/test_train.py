@@ -53,6 +53,17 @@ def test_train_metrics_use_only_the_first_n_train_examples(mnist):
     np.testing.assert_allclose(run.history["train_acc"][-1], expected, atol=1e-6)
 
 
+def test_log_train_false_skips_the_training_set_and_changes_nothing_else(mnist):
+    """Logging is read-only: without the training set's evaluation, every other metric of the
+    same run is bit-identical, and no train_* metric is reported."""
+    on = train.make_train(small_config())(jax.random.key(3), mnist, 500)
+    off = train.make_train(small_config(log_train=False))(jax.random.key(3), mnist, 500)
+    assert not any(k.startswith("train_") for k in off.history)
+    assert {"train_loss", "train_acc"} <= set(on.history)
+    for k, v in off.history.items():
+        np.testing.assert_array_equal(v, on.history[k])
+
+
 def embed(small_params, big_params):
     """Put a small network's parameters into the top-left corner of zeroed big ones."""
 
@@ -229,6 +240,7 @@ def test_bad_learning_rates_are_named(mnist, lr, message):
         ({"steps": 0}, r"steps must be in \[1, "),
         ({"n_logs": 3}, "n_logs must divide steps=40, got n_logs=3"),
         ({"batch_size": 0}, r"batch_size must be in \[1, "),
+        ({"log_train": "no"}, "log_train must be True or False, got 'no'"),
     ],
 )
 def test_bad_configs_are_named(kwargs, message):

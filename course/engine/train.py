@@ -74,6 +74,10 @@ class TrainConfig:
             pairs ``(("b1", 0.9), ...)`` (stored as sorted pairs, so the config stays hashable).
         eval_chunk: examples per evaluation chunk (bounds memory).
         keep_params: return the final parameters as well as the history.
+        log_train: evaluate the training set (its first ``n_train`` examples) at every log,
+            as ``train_loss`` and ``train_acc``.  The evaluation runs over the whole pool
+            (masked), so with a large pool it can cost as much as the training itself;
+            False skips it when only the test (and validation) metrics are read.
         clip_norm: clip the gradient (data loss plus penalties) to this global norm before
             the optimizer sees it (:func:`course.engine.optim.clip_by_global_norm`); None: off.
     """
@@ -93,6 +97,7 @@ class TrainConfig:
     optimizer_args: tuple[tuple[str, Any], ...] = ()
     eval_chunk: int = 1000
     keep_params: bool = False
+    log_train: bool = True
     clip_norm: float | None = None
 
     def __post_init__(self) -> None:
@@ -101,6 +106,9 @@ class TrainConfig:
                 f"model must be an architecture from course.engine.models, got {self.model!r}"
             )
         object.__setattr__(self, "optimizer_args", _pairs(self.optimizer_args))
+        for flag in ("keep_params", "log_train"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         if self.dropout is not None and not getattr(self.model, "takes_dropout", False):
             raise ValueError(
                 f"dropout must be None: {type(self.model).__name__} has no hidden units to drop"
@@ -360,10 +368,11 @@ class Trainer:
     def log(self, params: Params, data: Dataset, n_train: Any, width: Any) -> dict[str, jax.Array]:
         """Metrics of the current parameters on train (first n_train), test and validation."""
         pool = data.x_train.shape[0]
-        sets = {
-            "train": (data.x_train, data.y_train, (jnp.arange(pool) < n_train).astype(jnp.float32)),
-            "test": (data.x_test, data.y_test, jnp.ones((data.x_test.shape[0],))),
-        }
+        sets = {}
+        if self.config.log_train:
+            mask = (jnp.arange(pool) < n_train).astype(jnp.float32)
+            sets["train"] = (data.x_train, data.y_train, mask)
+        sets["test"] = (data.x_test, data.y_test, jnp.ones((data.x_test.shape[0],)))
         if data.x_val is not None:
             sets["val"] = (data.x_val, data.y_val, jnp.ones((data.x_val.shape[0],)))
         out = {}
