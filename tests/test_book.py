@@ -39,6 +39,18 @@ def test_the_external_reference_check_can_fail(tmp_path):
     assert len(book.external_references(tmp_path)) == 2
 
 
+# the whole offline site: about 53 MB with 11 chapters, 32 MB of it MathJax and the theme
+SITE_BUDGET_MB = 65
+
+
+def test_the_whole_site_fits_its_budget(site):
+    """The site a reader downloads or a host serves stays under its stated budget; a twin
+    that grew, or images written twice, would show here first."""
+    total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    print(f"site size {total / 1e6:.1f} MB (budget {SITE_BUDGET_MB} MB)")
+    assert total < SITE_BUDGET_MB * 1e6
+
+
 def test_mathjax_is_served_by_the_site(site):
     page = (site / f"{BOOK.chapters[0].stem}.html").read_text()
     src = re.search(r'<script[^>]*src="([^"]*tex-chtml[^"]*)"', page).group(1)
@@ -53,3 +65,4 @@ def test_every_chapter_page_fits_the_2_mb_budget_and_has_no_live_widget(site, ch
     assert "application/vnd.jupyter.widget-view+json" not in html
     assert "Traceback (most recent call last)" not in html
     assert "live retraining is warm" not in html  # kernel-only status has no place here
+    assert "cells ran in" in html  # the chapter's run time, from its nbval execution

@@ -149,6 +149,23 @@ def test_strip_live_widgets_keeps_the_static_twin_and_drops_progress_bars():
     assert all(book.WIDGET_MIME not in o.get("data", {}) for o in outs)
 
 
+def test_an_executed_notebook_keeps_its_run_time_and_its_page_shows_it(tmp_path):
+    """nbval's capture passes each notebook's cells' total time to save_executed; the book
+    puts it under the chapter's opening cell; a copy without it gets no line."""
+    chapter = BOOK.chapters[0]
+    out = tmp_path / "executed.ipynb"
+    n_code = sum(c["cell_type"] == "code" for c in json.loads(chapter.path.read_text())["cells"])
+    book.save_executed(chapter.path, [[]] * n_code, out, seconds=12.34)
+    nb = json.loads(out.read_text())
+    assert nb["metadata"]["course"]["seconds"] == 12.3
+    shown = book.with_run_time(json.loads(out.read_text()))
+    assert shown["cells"][1]["source"].startswith("*Run time: this chapter's cells ran in 12 s")
+    assert len(shown["cells"]) == len(nb["cells"]) + 1
+    book.save_executed(chapter.path, [[]] * n_code, out)
+    plain = json.loads(out.read_text())
+    assert len(book.with_run_time(plain)["cells"]) == len(plain["cells"])
+
+
 def test_the_course_never_points_at_files_outside_the_repository():
     """Sources are cited by title, author and date, never by a path outside the repository."""
     texts = [*ROOT.glob("notebooks/*.md"), *ROOT.glob("course/**/*.py"), ROOT / "README.md"]

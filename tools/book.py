@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -155,13 +156,29 @@ def is_current(chapter: Chapter) -> bool:
     return meta.get("source_hash") == source_hash(chapter.path)
 
 
-def save_executed(notebook: Path, cells_outputs: list[list[dict]], out: Path) -> None:
-    """Write ``notebook`` with the given outputs (one list per code cell) to ``out``."""
+def executed_seconds(chapter: Chapter) -> float | None:
+    """How long the executed copy's cells took to run (None: unknown or not executed)."""
+    path = executed_path(chapter)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("metadata", {}).get("course", {}).get("seconds")
+
+
+def save_executed(
+    notebook: Path, cells_outputs: list[list[dict]], out: Path, seconds: float | None = None
+) -> None:
+    """Write ``notebook`` with the given outputs (one list per code cell) to ``out``.
+
+    ``seconds``, the time its cells took, is kept in the metadata and shown on its page.
+    """
     nb = json.loads(Path(notebook).read_text())
     code_cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
     for cell, outputs in zip(code_cells, cells_outputs, strict=False):
         cell["outputs"] = outputs
-    nb.setdefault("metadata", {})["course"] = {"source_hash": source_hash(notebook)}
+    meta = {"source_hash": source_hash(notebook)}
+    if seconds is not None:
+        meta["seconds"] = round(float(seconds), 1)
+    nb.setdefault("metadata", {})["course"] = meta
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(nb, indent=1))
 
@@ -173,16 +190,31 @@ def execute(chapter: Chapter, timeout: int = 900) -> None:
 
     print(f"executing {chapter.file}", flush=True)
     nb = nbformat.read(chapter.path, as_version=4)
+    start = time.perf_counter()
     nbclient.NotebookClient(
         nb,
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(chapter.path.parent)}},
     ).execute()
+    seconds = time.perf_counter() - start  # kernel start included: a little over the cells'
     outputs = [c.get("outputs", []) for c in nb.cells if c.cell_type == "code"]
     save_executed(
-        chapter.path, [[dict(o) for o in outs] for outs in outputs], executed_path(chapter)
+        chapter.path,
+        [[dict(o) for o in outs] for outs in outputs],
+        executed_path(chapter),
+        seconds=seconds,
     )
+
+
+def with_run_time(nb: dict[str, Any]) -> dict[str, Any]:
+    """Add a line under the chapter's opening cell: how long its cells took to run."""
+    seconds = nb.get("metadata", {}).get("course", {}).get("seconds")
+    if seconds is None:
+        return nb
+    line = f"*Run time: this chapter's cells ran in {seconds:.0f} s when this page was built.*"
+    nb["cells"].insert(1, {"cell_type": "markdown", "metadata": {}, "source": line})
+    return nb
 
 
 def strip_live_widgets(nb: dict[str, Any]) -> dict[str, Any]:
@@ -320,7 +352,7 @@ def write_sources(book: Book, src: Path = SOURCE) -> None:
     (src / "_toc.yml").write_text(toc_yaml(book))
     (src / "intro.md").write_text(intro_markdown(book))
     for ch in book.chapters:
-        nb = strip_live_widgets(json.loads(executed_path(ch).read_text()))
+        nb = with_run_time(strip_live_widgets(json.loads(executed_path(ch).read_text())))
         (src / f"{ch.stem}.ipynb").write_text(json.dumps(nb, indent=1))
 
 

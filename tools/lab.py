@@ -19,10 +19,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_CHAPTER = "notebooks/00_the_scale_map.ipynb"
-# The file browser shows one entry per chapter: the jupytext sources (NN_slug.md, paired with
-# NN_slug.ipynb) stay in git for review but are hidden from the student, with Jupyter's defaults.
+# The file browser shows one entry per chapter: the jupytext sources (NN_slug.md paired with
+# NN_slug.ipynb, and the appendix's A_appendix.md) stay in git for review but are hidden from
+# the student, with Jupyter's defaults.
 HIDE_GLOBS = ["__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*.so", "*.dylib", "*~",
-              "[0-9][0-9]_*.md"]  # fmt: skip
+              "[0-9][0-9]_*.md", "A_*.md"]  # fmt: skip
 # On a 2-core machine every open chapter's kernel holds memory and threads: a kernel whose
 # notebook tab is closed (no client connected) is shut down after 20 idle minutes.
 CULL = {"cull_idle_timeout": 1200, "cull_interval": 120, "cull_connected": False}

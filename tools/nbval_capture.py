@@ -16,7 +16,9 @@ import pytest
 from tools import book
 
 _outputs: dict[Path, list[list[dict[str, Any]]]] = {}
+_seconds: dict[Path, float] = {}
 _failed: set[Path] = set()
+BUDGET_SECONDS = 180  # a chapter's budget under nbval (the summary flags a chapter over it)
 
 
 def _plain(output: Any) -> dict[str, Any]:
@@ -42,10 +44,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     if report.failed:
         _failed.add(path)
     _outputs.setdefault(path, []).append([_plain(o) for o in (item.test_outputs or [])])
+    _seconds[path] = _seconds.get(path, 0.0) + report.duration
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for path, outputs in _outputs.items():
         if path in _failed:
             continue
-        book.save_executed(path, outputs, book.EXECUTED / f"{path.stem}.ipynb")
+        book.save_executed(
+            path, outputs, book.EXECUTED / f"{path.stem}.ipynb", seconds=_seconds.get(path)
+        )
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Each notebook's run time (its cells' total), read back from the executed copies.
+
+    Under xdist the workers ran the cells and wrote the copies; the controller prints.
+    """
+    if hasattr(config, "workerinput"):
+        return
+    rows = []
+    for chapter in book.load().chapters:
+        seconds = book.executed_seconds(chapter)
+        if seconds is not None and book.is_current(chapter):
+            over = f"  over the {BUDGET_SECONDS} s budget" if seconds > BUDGET_SECONDS else ""
+            rows.append(f"{chapter.stem:<45} {seconds:6.1f} s{over}")
+    if rows:
+        terminalreporter.section("notebook run times under nbval (cells' total)")
+        for row in rows:
+            terminalreporter.write_line(row)
