@@ -21,7 +21,7 @@ def site():
 
 def test_landing_page_lists_the_chapters_in_book_order(site):
     html = (site / "intro.html").read_text()
-    nav = re.findall(r'href="(\d\d_[a-z0-9_]+)\.html"', html)
+    nav = re.findall(r'href="((?:\d\d|[A-Z])_[a-z0-9_]+)\.html"', html)  # chapters, appendix
     order = list(dict.fromkeys(nav))
     assert order == [ch.stem for ch in BOOK.chapters]
     for ch in BOOK.chapters:
