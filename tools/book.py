@@ -152,8 +152,12 @@ def is_current(chapter: Chapter) -> bool:
     path = executed_path(chapter)
     if not path.exists():
         return False
-    meta = json.loads(path.read_text()).get("metadata", {}).get("course", {})
-    return meta.get("source_hash") == source_hash(chapter.path)
+    return course_meta(json.loads(path.read_text())).get("source_hash") == source_hash(chapter.path)
+
+
+def course_meta(nb: dict[str, Any]) -> dict[str, Any]:
+    """What the course keeps in an executed notebook's metadata (source hash, run time)."""
+    return nb.get("metadata", {}).get("course", {})
 
 
 def executed_seconds(chapter: Chapter) -> float | None:
@@ -161,7 +165,7 @@ def executed_seconds(chapter: Chapter) -> float | None:
     path = executed_path(chapter)
     if not path.exists():
         return None
-    return json.loads(path.read_text()).get("metadata", {}).get("course", {}).get("seconds")
+    return course_meta(json.loads(path.read_text())).get("seconds")
 
 
 def save_executed(
@@ -209,7 +213,7 @@ def execute(chapter: Chapter, timeout: int = 900) -> None:
 
 def with_run_time(nb: dict[str, Any]) -> dict[str, Any]:
     """Add a line under the chapter's opening cell: how long its cells took to run."""
-    seconds = nb.get("metadata", {}).get("course", {}).get("seconds")
+    seconds = course_meta(nb).get("seconds")
     if seconds is None:
         return nb
     line = f"*Run time: this chapter's cells ran in {seconds:.0f} s when this page was built.*"

@@ -171,6 +171,20 @@ def cross_validate(
     return {m: np.asarray(runs.history[m][:, -1]) for m in ("test_acc", "test_loss")}
 
 
+def accuracy_draws(
+    correct: np.ndarray, m: int, *, key: jax.Array, draws: int = DRAWS
+) -> np.ndarray:
+    """Accuracy on ``draws`` evaluation sets of m examples drawn without replacement.
+
+    ``correct`` says which of the pool's N examples the model gets right, (N,); each draw
+    uses its own key, split from ``key``.  Returns (draws,).
+    """
+    keys = jax.random.split(key, draws)
+    n = len(correct)
+    picks = jax.vmap(lambda k: jax.random.choice(k, n, (m,), replace=False))(keys)  # (draws, m)
+    return np.asarray(correct, np.float64)[np.asarray(picks)].mean(axis=1)  # (draws,)
+
+
 @on_disk
 def evaluation_study(*, key: jax.Array) -> EvaluationStudy:
     """Train, predict the pool, draw evaluation sets, cross-validate (keys split per use)."""
@@ -182,12 +196,9 @@ def evaluation_study(*, key: jax.Array) -> EvaluationStudy:
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     y_true, y_pred = np.asarray(data.y_test), logits.argmax(axis=1)
-    correct = (y_true == y_pred).astype(np.float64)
-    estimates = []
-    for i, m in enumerate(N_EVALS):
-        keys = jax.random.split(jax.random.fold_in(k_draws, i), DRAWS)
-        picks = jax.vmap(lambda k, m=m: jax.random.choice(k, N_POOL, (m,), replace=False))(keys)
-        estimates.append(correct[np.asarray(picks)].mean(axis=1))  # (DRAWS,)
+    correct = y_true == y_pred
+    estimates = [accuracy_draws(correct, m, key=jax.random.fold_in(k_draws, i))
+                 for i, m in enumerate(N_EVALS)]  # fmt: skip
     cv = cross_validate(CONFIG, data, N_CV, FOLDS, key=k_cv)["test_acc"]
     held_out = float(trainer(k_full, data, N_CV).history["test_acc"][-1])  # same program
     return EvaluationStudy(y_true, y_pred, probs[:, POSITIVE], np.stack(estimates), cv, held_out)

@@ -64,6 +64,11 @@ def n_params(width: int) -> int:
     return CONFIG.model.n_params(check_int("width", width, 1, max(WIDTHS)))
 
 
+def sizes() -> np.ndarray:
+    """Parameters N of every width of :data:`WIDTHS`, (width,), float."""
+    return np.array([n_params(w) for w in WIDTHS], np.float64)
+
+
 def training_flops(width: int, steps: Any, batch: int = BATCH) -> Any:
     """C = 6·N·D: training FLOPs of ``steps`` steps of ``batch`` examples (D = steps·batch)."""
     return 6.0 * n_params(width) * batch * np.asarray(steps, dtype=np.float64)
@@ -159,11 +164,16 @@ def early_stopped(result: SweepResult, steps: int | None = None) -> np.ndarray:
 
     Returns an array with the result's axes (the log axis removed).  ``steps`` None: all.
     """
-    logged = np.asarray(result.steps)
+    return early_stopped_curve(result)[..., budget_log(result.steps, steps)]
+
+
+def budget_log(logged: Any, steps: int | None) -> int:
+    """Index of the last logged step within a budget of ``steps`` (None: the last log)."""
+    logged = np.asarray(logged)
     last = len(logged) if steps is None else int(np.searchsorted(logged, steps, side="right"))
     if last < 1:
         raise ValueError(f"steps must be at least the first logged step {logged[0]}, got {steps}")
-    return early_stopped_curve(result)[..., last - 1]
+    return last - 1
 
 
 # ------------------------------------------------------------------------ fitting the laws
@@ -265,10 +275,27 @@ def bootstrap_rates(
     check_key("key", key)
     n_boot = check_int("n_boot", n_boot, 10, 10_000)
     samples = check_array("samples", samples, kind="f", ndim=2)
-    seeds, points = samples.shape
-    draws = np.asarray(jax.random.randint(key, (n_boot, seeds, points), 0, seeds))
-    resampled = np.take_along_axis(samples[None], draws, axis=1).mean(axis=1)  # (boot, points)
+    resampled = seed_means(samples, key=key, n_boot=n_boot)  # (boot, points)
     return np.array([fit_law(x, y, form).rate for y in resampled])
+
+
+def seed_means(samples: np.ndarray, *, key: jax.Array, n_boot: int) -> np.ndarray:
+    """Bootstrap means over seeds, (n_boot, *samples.shape[1:]).
+
+    ``samples`` has seeds on axis 0 and points on axis 1 (further axes ride along, e.g. a
+    training curve's logs).  Each replicate draws, for every point independently, as many
+    seeds as there are with replacement, and averages them.
+    """
+    seeds, points = samples.shape[:2]
+    draws = np.asarray(jax.random.randint(key, (n_boot, seeds, points), 0, seeds))
+    draws = draws.reshape(draws.shape + (1,) * (samples.ndim - 2))
+    return np.take_along_axis(samples[None], draws, axis=1).mean(axis=1)
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """The central interval of ``values`` holding the share ``level`` of them."""
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 
 @dataclasses.dataclass
@@ -295,8 +322,7 @@ class LawFit:
 
     def interval(self, level: float = 0.95) -> tuple[float, float]:
         """The exponent's central bootstrap interval at ``level``."""
-        lo, hi = np.quantile(self.rates, [(1 - level) / 2, (1 + level) / 2])
-        return float(lo), float(hi)
+        return _interval(self.rates, level)
 
     def held_out_error(self, form: str) -> float:
         """Predicted minus measured loss at the largest x, for the law fitted without it."""
@@ -378,7 +404,7 @@ def frontier(curves: np.ndarray, steps: np.ndarray, budgets: Any = FRONTIER_BUDG
     """The compute-optimal size from the envelope of the training curves (see the module)."""
     budgets = np.asarray(budgets, np.float64)
     losses = loss_at_compute(np.asarray(curves), np.asarray(steps), budgets)  # (width, budget)
-    log_n = np.log([n_params(w) for w in WIDTHS])
+    log_n = np.log(sizes())
     n_opt = np.full(len(budgets), np.nan)
     best = np.full(len(budgets), np.nan)
     for b in range(len(budgets)):
@@ -404,13 +430,9 @@ def frontier_slopes(
     """
     check_key("key", key)
     curves = result.sel(n_train=N_POOL).metrics["test_loss"]  # (seed, width, log)
-    seeds = curves.shape[0]
-    draws = np.asarray(jax.random.randint(key, (n_boot, seeds, len(WIDTHS)), 0, seeds))
-    slopes = []
-    for d in draws:
-        picked = np.take_along_axis(curves, d[:, :, None], axis=0).mean(axis=0)
-        slopes.append(frontier(picked, result.steps).slope)
-    return frontier(curves.mean(axis=0), result.steps), np.array(slopes)
+    resampled = seed_means(curves, key=key, n_boot=n_boot)  # (boot, width, log)
+    slopes = np.array([frontier(picked, result.steps).slope for picked in resampled])
+    return frontier(curves.mean(axis=0), result.steps), slopes
 
 
 # -------------------------------------------------------------------- the fitted surface
@@ -451,7 +473,7 @@ def fit_surface(losses: Any) -> tuple[Surface, float]:
         raise ValueError(
             f"losses must be (n_train, width) = {(len(N_TRAINS), len(WIDTHS))}, got {losses.shape}"
         )
-    n, d = np.meshgrid([n_params(w) for w in WIDTHS], N_TRAINS)
+    n, d = np.meshgrid(sizes(), N_TRAINS)
 
     def residuals(p: np.ndarray) -> np.ndarray:
         return (np.log(_surface(p)(n, d)) - np.log(losses)).ravel()
@@ -506,8 +528,7 @@ class ScalingStudy:
 
     def slope_interval(self, level: float = 0.95) -> tuple[float, float]:
         """The frontier slope's central bootstrap interval at ``level``."""
-        lo, hi = np.quantile(self.slopes, [(1 - level) / 2, (1 + level) / 2])
-        return float(lo), float(hi)
+        return _interval(self.slopes, level)
 
 
 def analyse(result: SweepResult, *, key: jax.Array, n_boot: int = BOOT) -> ScalingStudy:
@@ -515,13 +536,12 @@ def analyse(result: SweepResult, *, key: jax.Array, n_boot: int = BOOT) -> Scali
     check_key("key", key)
     k_n, k_d, k_frontier = jax.random.split(key, 3)
     losses = early_stopped(result)  # (seed, n_train, width)
-    sizes = np.array([n_params(w) for w in WIDTHS], np.float64)
     front, slopes = frontier_slopes(result, key=k_frontier, n_boot=n_boot)
     surface, error = fit_surface(losses.mean(axis=0))
     return ScalingStudy(
         result=result,
         losses=losses,
-        by_n=fit_curve(sizes, losses[:, -1, :], key=k_n, n_boot=n_boot),
+        by_n=fit_curve(sizes(), losses[:, -1, :], key=k_n, n_boot=n_boot),
         by_d=fit_curve(np.array(N_TRAINS, np.float64), losses[:, :, -1], key=k_d, n_boot=n_boot),
         frontier=front,
         slopes=slopes,
@@ -683,13 +703,16 @@ def _ylim(study: ScalingStudy) -> tuple[float, float]:
 def figure(study: ScalingStudy, point: SweepResult, values: dict[str, Any]) -> Figure:
     """The point on L(N) and L(D), its run against compute, and the grid at its budget."""
     n, width, steps = values["n_train"], values["width"], values["steps"]
-    sizes = np.array([n_params(w) for w in WIDTHS], np.float64)
-    at_budget = early_stopped(study.result, steps)  # (seed, n_train, width)
+    params = sizes()
+    log = budget_log(study.result.steps, steps)
+    grid_curves = early_stopped_curve(study.result)  # (seed, n_train, width, log)
+    at_budget = grid_curves[..., log]  # (seed, n_train, width)
     mean, std = at_budget.mean(axis=0), at_budget.std(axis=0)
     i, j = N_TRAINS.index(n), WIDTHS.index(width)
-    here = early_stopped(point, steps)  # (seed,)
+    curve = early_stopped_curve(point)  # (seed, log)
+    here = curve[:, log]  # (seed,)
     ylim = _ylim(study)
-    dense_n = np.geomspace(sizes[0], sizes[-1], 60)
+    dense_n = np.geomspace(params[0], params[-1], 60)
     dense_d = np.geomspace(N_TRAINS[0], N_TRAINS[-1], 60)
     you = {"color": RED, "markers": True, "line": False}
     axes = {"xlog": True, "ylog": True, "ylim": ylim}
@@ -697,8 +720,8 @@ def figure(study: ScalingStudy, point: SweepResult, values: dict[str, Any]) -> F
     by_n = Lines(
         [
             Series(dense_n, study.surface(dense_n, n), "fitted surface", color=GREY, dashed=True),
-            Series(sizes, mean[i], measured, err=std[i], color=BLUE, markers=True),
-            Series([sizes[j]], [here.mean()], "this point", **you),
+            Series(params, mean[i], measured, err=std[i], color=BLUE, markers=True),
+            Series([params[j]], [here.mean()], "this point", **you),
         ],
         title=f"loss against parameters N (n = {n})",
         xlabel="parameters N", ylabel="test loss (early-stopped)", legend_loc="lower left",
@@ -706,7 +729,7 @@ def figure(study: ScalingStudy, point: SweepResult, values: dict[str, Any]) -> F
     )  # fmt: skip
     by_d = Lines(
         [
-            Series(dense_d, study.surface(sizes[j], dense_d), "fitted surface", color=GREY,
+            Series(dense_d, study.surface(params[j], dense_d), "fitted surface", color=GREY,
                    dashed=True),
             Series(N_TRAINS, mean[:, j], measured, err=std[:, j], color=BLUE, markers=True),
             Series([n], [here.mean()], "this point", **you),
@@ -715,12 +738,11 @@ def figure(study: ScalingStudy, point: SweepResult, values: dict[str, Any]) -> F
         xlabel="training examples D", ylabel="test loss (early-stopped)", legend=False, **axes,
     )  # fmt: skip
     logs = study.result.steps
-    curves = early_stopped_curve(study.result)[:, i].mean(axis=0)  # (width, log)
+    curves = grid_curves[:, i].mean(axis=0)  # (width, log)
     others = [
         Series(training_flops(w, logs[1::2]), curves[k, 1::2], color=GREY)  # a lighter twin
         for k, w in enumerate(WIDTHS) if w != width
     ]  # fmt: skip
-    curve = early_stopped_curve(point)  # (seed, log)
     budget = float(training_flops(width, steps))
     by_c = Lines(
         [*others, band(curve.mean(0), curve.std(0), training_flops(width, logs), "this width",
@@ -737,8 +759,8 @@ def figure(study: ScalingStudy, point: SweepResult, values: dict[str, Any]) -> F
         vmin=ylim[0], vmax=ylim[1],
     )  # fmt: skip
     title = (
-        f"n = {n}, width {width} (N = {int(sizes[j])}), {steps} steps (C = {budget:.2g}): "
-        f"loss {here.mean():.3f} ± {here.std():.3f}, surface {study.surface(sizes[j], n):.3f}"
+        f"n = {n}, width {width} (N = {int(params[j])}), {steps} steps (C = {budget:.2g}): "
+        f"loss {here.mean():.3f} ± {here.std():.3f}, surface {study.surface(params[j], n):.3f}"
     )
     return Figure([by_n, by_d, heat, by_c], title=title, width=11.0, height=3.6)
 

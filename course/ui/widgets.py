@@ -146,11 +146,7 @@ class Explorer:
         self.live_runs = live_runs
         self._warm = False  # the live path compiles on its first use, not here
         if live is not None:
-            self.live_note.value = (
-                "<span style='color:#666'>the first retrain compiles the live path (a few "
-                f"seconds, once); each retrain runs {html.escape(live_runs)} through the "
-                "engine</span>"
-            )
+            self._note_live("the first retrain compiles the live path (a few seconds, once)")
         self.refresh()
 
     # ---- controls ---------------------------------------------------------------------
@@ -299,12 +295,16 @@ class Explorer:
         start = time.perf_counter()
         point = self.live(values)
         self._warm = True
+        took = time.perf_counter() - start
+        self._note_live(f"live retraining is warm ({took:.1f} s to compile and run the first)")
+        return point
+
+    def _note_live(self, state: str) -> None:
+        """The note under the live box: the live path's state, and what a retrain runs."""
         self.live_note.value = (
-            f"<span style='color:#666'>live retraining is warm ({time.perf_counter() - start:.1f}"
-            f" s to compile and run the first); each retrain runs "
+            f"<span style='color:#666'>{state}; each retrain runs "
             f"{html.escape(self.live_runs)} through the engine</span>"
         )
-        return point
 
     def _shown(self, name: str, value: Any) -> str:
         """A value as its control shows it (its label on the grid, e.g. "20%"), else plainly."""
