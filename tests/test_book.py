@@ -29,6 +29,26 @@ def test_landing_page_lists_the_chapters_in_book_order(site):
         assert ch.title in page
 
 
+def test_every_image_has_alt_text(site):
+    """Each figure (and each picture on the landing page) says in words what it shows."""
+    assert book.unlabelled_images(site) == []
+
+
+def test_the_landing_page_has_a_picture_from_every_chapter_and_how_to_run_it(site):
+    html = (site / "intro.html").read_text()
+    pictures = re.findall(r'<img[^>]*src="([^"]+)"', html)
+    assert len(pictures) == len(BOOK.chapters), pictures
+    assert all((site / src).exists() for src in pictures)
+    assert "make lab" in html and "conda env create -f environment.yml" in html
+
+
+@pytest.mark.parametrize("chapter", BOOK.chapters, ids=lambda c: c.stem)
+def test_the_setup_cell_is_behind_a_toggle(site, chapter):
+    html = (site / f"{chapter.stem}.html").read_text()
+    first = re.search(r'<div class="cell[^"]*"', html).group(0)
+    assert "tag_hide-input" in first, first
+
+
 def test_no_page_refers_to_an_external_script_style_font_or_image(site):
     assert book.external_references(site) == []
 

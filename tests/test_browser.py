@@ -7,6 +7,7 @@ Screenshots land in ``test-artifacts/``.  ``make test`` installs Chromium when m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -292,17 +293,23 @@ STEP_KEY = """e => e.tagName === "INPUT"
     : (e.selectedIndex < e.options.length - 1 ? "ArrowDown" : "ArrowUp")"""
 
 
-@pytest.mark.book
-@pytest.mark.parametrize("chapter", TWIN_CHAPTERS, ids=lambda c: c.stem)
-def test_book_twins_move_offline_without_errors(browser, chapter):
-    page_path = book.SITE / f"{chapter.stem}.html"
+@contextlib.contextmanager
+def offline_page(browser, page_path: Path, query: str = "", server: str | None = None):
+    """A page of the built site in a fresh tab that may not leave the machine.
+
+    Opened from disk (``file://``), or through ``server``, a loopback HTTP server of the
+    site. Yields (page, outside, errors): requests that tried to go anywhere else (aborted)
+    and console or script errors, for the test to assert empty when done with the page.
+    """
     assert page_path.exists(), "build the book first (`make book`)"
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     outside, errors = [], []
+    local = ("file://", "data:", "blob:") + ((server,) if server else ())
+    url = f"{server}/{page_path.relative_to(book.SITE)}" if server else page_path.as_uri()
 
     def route(r):
-        if r.request.url.startswith(("file://", "data:", "blob:")):
+        if r.request.url.startswith(local):
             r.continue_()
         else:
             outside.append(r.request.url)
@@ -311,8 +318,90 @@ def test_book_twins_move_offline_without_errors(browser, chapter):
     page.route("**/*", route)
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(page_path.as_uri())
+    page.goto(url + query)
     page.wait_for_load_state("load")
+    try:
+        yield page, outside, errors
+    finally:
+        context.close()
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("name", ["intro", "search", "genindex"])
+def test_the_landing_search_and_index_pages_load_offline_without_errors(browser, name):
+    """The pages that are not chapters: no console error, nothing fetched from outside, and
+    on the landing page every chapter's picture loads (screenshot: book_landing.png)."""
+    with offline_page(browser, book.SITE / f"{name}.html") as (page, outside, errors):
+        if name == "intro":
+            pictures = page.locator("img.card-img-top")
+            assert pictures.count() == len(TWIN_CHAPTERS)
+            pictures.last.scroll_into_view_if_needed()
+            page.wait_for_function(
+                "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)",
+                timeout=10_000,
+            )
+            page.evaluate("() => window.scrollTo(0, 0)")
+            page.screenshot(path=str(ARTIFACTS / "book_landing.png"), full_page=True)
+        page.wait_for_timeout(300)
+        assert errors == [], errors
+        assert outside == [], f"requests left the machine: {outside}"
+
+
+@pytest.fixture(scope="module")
+def served_site():
+    """The built site behind a plain HTTP server on the loopback interface, as a host (or
+    ``python -m http.server``) serves it: the origin, e.g. ``http://127.0.0.1:PORT``."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # no request log on the test's output
+            pass
+
+    handler = functools.partial(Quiet, directory=str(book.SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.book
+def test_site_search_finds_a_chapter_offline(browser, served_site):
+    """Sphinx's search runs in the page from the site's own index, nothing fetched from
+    outside: a query for a term one chapter teaches lists that chapter, with a summary
+    (read from the chapter's page, which is why it is served: a browser refuses those
+    reads from ``file://``, and then lists the results without summaries)."""
+    target = next(ch for ch in TWIN_CHAPTERS if ch.stem.startswith("03"))
+    path = book.SITE / "search.html"
+    with offline_page(browser, path, "?q=backpropagation", server=served_site) as (
+        page, outside, errors,
+    ):  # fmt: skip
+        results = page.locator("#search-results ul.search li")
+        results.first.wait_for(timeout=20_000)
+        links = results.locator("a")
+        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+        assert any(h.split("?")[0].split("#")[0] == f"{target.stem}.html" for h in hrefs), hrefs
+        page.locator("#search-results p.context").first.wait_for(timeout=20_000)
+        assert errors == [] and outside == [], (errors, outside)
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", TWIN_CHAPTERS, ids=lambda c: c.stem)
+def test_book_twins_move_offline_without_errors(browser, chapter):
+    page_path = book.SITE / f"{chapter.stem}.html"
+    with offline_page(browser, page_path) as (page, outside, errors):
+        check_twins_offline(page, chapter, outside, errors)
+
+
+def check_twins_offline(page, chapter, outside: list, errors: list) -> None:
+    """Every twin of a chapter page moves with its first control; MathJax typesets; no
+    error and no request that left the machine (screenshots: 00's twin, 10's opening)."""
+    if chapter.stem.startswith("10"):
+        page.screenshot(path=str(ARTIFACTS / f"book_{chapter.stem}.png"), full_page=False)
     twins = page.locator(".course-twin")
     assert twins.count() >= 1, "the chapter shows no static twin"
     for t in range(twins.count()):
@@ -338,7 +427,6 @@ def test_book_twins_move_offline_without_errors(browser, chapter):
     )
     assert errors == [], errors
     assert outside == [], f"requests left the machine: {outside}"
-    context.close()
 
 
 @pytest.mark.book
@@ -589,6 +677,35 @@ def test_the_twin_draws_every_mark_where_the_spec_puts_it(browser, tmp_path):
 
     # the live renderer labels the same log ticks when no limits are given
     assert [t for _, t in log_panel["xticks"]] == _matplotlib_xtick_labels(spec)
+
+
+def test_the_twin_labels_its_figure_with_the_same_words_as_the_png(browser, tmp_path):
+    """The twin's svg carries, as its aria-label, the sentence the book gives the PNG of the
+    same figure as alt text (course.ui.figures.describe, written again in twin.js)."""
+    from course.ui import static
+    from course.ui.controls import slider
+    from course.ui.figures import Figure, Heatmap, Lines, Series, describe
+
+    crowded = Figure(
+        [Lines([Series([1, 2], [1, 2], label=f"s{i}") for i in range(9)] + [Series([1], [1])],
+               xlabel="n", ylabel="loss", ylog=True),
+         Heatmap([[0, 1]], ["a", "b"], ["r"], zlabel="error", xlabel="w")],
+    )  # fmt: skip
+    specs = [readback_spec(), crowded]
+    page = tmp_path / "twin.html"
+    html = static.twin_html([slider("k", [0, 1])], lambda values: specs[values["k"]])
+    page.write_text(f"<html><body>{html}</body></html>")
+    tab = browser.new_page()
+    tab.goto(page.as_uri())
+    labels = []
+    for step in range(2):
+        labels.append(tab.locator(".course-twin svg").first.get_attribute("aria-label"))
+        if step == 0:
+            tab.locator(".course-twin input[type=range]").first.focus()
+            tab.keyboard.press("ArrowRight")
+            tab.wait_for_timeout(150)
+    tab.close()
+    assert labels == [describe(spec) for spec in specs]
 
 
 def _matplotlib_xtick_labels(spec) -> list[str]:

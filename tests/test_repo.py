@@ -166,6 +166,82 @@ def test_an_executed_notebook_keeps_its_run_time_and_its_page_shows_it(tmp_path)
     assert len(book.with_run_time(plain)["cells"]) == len(plain["cells"])
 
 
+@pytest.mark.parametrize("chapter", BOOK.chapters, ids=lambda c: c.stem)
+def test_the_setup_cell_is_collapsed_on_the_book_page(chapter):
+    """Plumbing (imports, keys) is collapsed behind a toggle in the book: the first code
+    cell of every chapter carries MyST-NB's ``hide-input`` tag."""
+    nb = json.loads(chapter.path.read_text())
+    first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    assert "import" in "".join(first["source"])
+    assert "hide-input" in first["metadata"].get("tags", []), chapter.file
+
+
+def _png(width: int, height: int, colour: tuple[int, int, int]) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def test_a_chapter_picture_is_its_tagged_figure_else_its_first_shrunk_for_the_landing_page():
+    """The landing page's picture of a chapter is a figure the chapter drew (the cell tagged
+    ``thumbnail``, else the first), THUMBNAIL_PX wide, with that figure's alt text; a chapter
+    without figures has none."""
+    import io
+
+    from PIL import Image
+
+    def cell(colour, alt, tags=()):
+        out = {"output_type": "display_data", "data": {"image/png": _png(900, 300, colour)},
+               "metadata": {"image/png": {"alt": alt}}}  # fmt: skip
+        return {"cell_type": "code", "metadata": {"tags": list(tags)}, "outputs": [out]}
+
+    first, tagged = cell((255, 0, 0), "red"), cell((0, 0, 255), "blue", tags=["thumbnail"])
+    cases = [([first, tagged], (0, 0, 255), "blue"), ([first], (255, 0, 0), "red")]
+    for cells, colour, alt in cases:
+        pic = book.picture({"cells": cells})
+        image = Image.open(io.BytesIO(pic.png))
+        assert image.size == (book.THUMBNAIL_PX, book.THUMBNAIL_PX // 3)
+        assert image.getpixel((10, 10)) == colour and pic.alt == alt
+    assert book.picture({"cells": [{"cell_type": "markdown", "source": "x"}]}) is None
+
+
+def test_the_landing_page_shows_each_picture_and_how_to_run_the_course():
+    pic = book.Picture(b"", "curves of test loss")
+    intro = book.intro_markdown(BOOK, {BOOK.chapters[1].stem: pic})
+    assert intro.count(":::{grid-item-card}") == len(BOOK.chapters)
+    assert intro.count(":img-top:") == 1 and ":img-alt: curves of test loss" in intro
+    assert "make lab" in intro and "conda env create -f environment.yml" in intro
+    name = re.search(r"^name: (\S+)", (ROOT / "environment.yml").read_text(), re.M).group(1)
+    assert f"conda activate {name}" in intro
+
+
+def test_figures_get_their_alt_text_by_image_hash_and_unlabelled_ones_are_found(tmp_path):
+    import base64
+    import hashlib
+
+    png = _png(20, 10, (0, 128, 0))
+    digest = hashlib.sha256(base64.b64decode(png)).hexdigest()
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [
+        {"output_type": "display_data", "data": {"image/png": png},
+         "metadata": {"image/png": {"alt": 'a "green" box'}}}]}]}  # fmt: skip
+    alts = book.alt_texts([nb])
+    assert alts == {digest: 'a "green" box'}
+    other = "0" * 64
+    (tmp_path / "p.html").write_text(
+        f'<img alt="_images/{digest}.png" src="_images/{digest}.png" />'
+        f'<img alt="_images/{other}.png" src="_images/{other}.png" /><img src="x.png">'
+    )
+    assert len(book.unlabelled_images(tmp_path)) == 3
+    assert book.add_alt_texts(tmp_path, alts) == 1
+    assert 'alt="a &quot;green&quot; box"' in (tmp_path / "p.html").read_text()
+    assert len(book.unlabelled_images(tmp_path)) == 2  # the unknown figure, the alt-less one
+
+
 def test_the_course_never_points_at_files_outside_the_repository():
     """Sources are cited by title, author and date, never by a path outside the repository."""
     texts = [*ROOT.glob("notebooks/*.md"), *ROOT.glob("course/**/*.py"), ROOT / "README.md"]

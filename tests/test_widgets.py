@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import io
 import json
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course.ui import plots, static
+from course.ui import figures, plots, static
 from course.ui.controls import dropdown, slider
 from course.ui.figures import Figure, Heatmap, Lines, Series, band
 from course.ui.widgets import Explorer
@@ -209,10 +210,14 @@ def test_twin_is_self_contained_and_within_budget(explorer):
         static.twin_html(explorer.controls, lambda v: toy_view(v, toy_point(v)), budget=1000)
 
 
-def test_display_bundle_has_the_live_widget_and_the_twin(explorer):
-    bundle = explorer._repr_mimebundle_()
+def test_display_bundle_has_the_live_widget_the_twin_and_the_figure_with_its_alt_text(explorer):
+    bundle, metadata = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "course-twin" in bundle["text/html"]
     assert "Explorer(a, b)" in bundle["text/plain"]
+    png = base64.b64decode(bundle["image/png"])
+    assert png == explorer.image.value and png.startswith(b"\x89PNG")  # the figure shown now
+    assert metadata["image/png"]["alt"] == figures.describe(explorer.last_spec)
 
 
 def test_controls_validate_themselves():
@@ -322,3 +327,25 @@ def test_a_legend_by_default_sits_where_it_covers_no_data():
     assert corner == "upper right" and ylim[1] > 1.2, ylim
     for panel in (one_free, none_free):
         assert _legend_covers(Figure([panel], width=6, height=3.5)) == 0
+
+
+def test_a_figure_is_described_in_words_for_its_alt_text():
+    """The alt text names what a reader would look for: the caption, each panel's title and
+    axes (and which are logarithmic), the curves' labels, a heatmap's grid — and stays short
+    when a panel has many curves."""
+    spec = Figure(
+        [Lines([Series([1, 2], [3, 4], label=f"w = {w}") for w in range(8)], title="test loss",
+               xlabel="n", ylabel="loss", xlog=True, ylog=True),
+         Heatmap([[1, 2, 3], [4, 5, 6]], ["a", "b", "c"], ["r", "s"], xlabel="width",
+                 ylabel="n", zlabel="error")],
+        title="The scale map",
+    )  # fmt: skip
+    alt = figures.describe(spec)
+    assert alt.startswith("The scale map.")
+    assert "Panel 1, test loss: loss against n, both axes logarithmic; 8 series" in alt
+    assert "w = 0" in alt and "w = 5" in alt and "w = 6" not in alt and "and 2 more" in alt
+    assert "Panel 2: heatmap of error over width (3) and n (2)" in alt
+    bare = figures.describe(Figure([Lines([Series([1], [1])])]))
+    assert bare == "A figure. Panel 1: y against x; 1 series."
+    shown = plots.show(spec)
+    assert shown.metadata == {"alt": alt}  # what the book writes as the image's alt text

@@ -8,9 +8,11 @@
    there, so CI executes each notebook once), and executes it otherwise;
 3. drops live-widget outputs, which need a kernel (each explorer's static twin,
    an HTML output of the same cell, stays);
-4. writes ``_config.yml``, ``_toc.yml`` and a landing page into ``_build/book_src``;
-5. runs ``jupyter-book build`` and checks that no page refers to an external
-   script, style sheet or font (MathJax is served from the site itself).
+4. writes ``_config.yml``, ``_toc.yml`` and a landing page (with a picture drawn by each
+   chapter's own code) into ``_build/book_src``;
+5. runs ``jupyter-book build``, gives each figure its alt text (kept by
+   :func:`course.ui.plots.show` in the output's metadata), and checks that no page
+   refers to an external script, style sheet or font (MathJax is served from the site).
 
 Why Jupyter Book 1: Jupyter Book 2 (mystmd) fetches its theme from the network
 at build time and fails offline; Jupyter Book 1 (Sphinx, sphinx-book-theme,
@@ -23,8 +25,11 @@ CDN scripts are dropped and MathJax is vendored (``sphinx-mathjax-offline``).
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import hashlib
+import html
+import io
 import json
 import re
 import shutil
@@ -305,27 +310,154 @@ def toc_yaml(book: Book) -> str:
     return json.dumps(toc, indent=2)
 
 
-def intro_markdown(book: Book) -> str:
-    """The landing page: description and the chapter list."""
+THUMBNAIL_TAG = "thumbnail"  # a code cell with this tag gives its chapter's picture
+THUMBNAIL_PX = 360  # width of a chapter's picture on the landing page
+PICTURES = "_static/chapters"  # where the landing page's pictures live in the sources
+
+
+@dataclasses.dataclass(frozen=True)
+class Picture:
+    """A chapter's picture on the landing page: PNG bytes and their alt text."""
+
+    png: bytes
+    alt: str
+
+
+def images(nb: dict[str, Any]) -> list[tuple[dict[str, Any], bytes, str]]:
+    """Every PNG output of a notebook: (its cell, the bytes, its alt text or "")."""
+    found = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
+            data = out.get("data", {}).get("image/png")
+            if data is None:
+                continue
+            png = base64.b64decode("".join(data) if isinstance(data, list) else data)
+            meta = out.get("metadata", {}).get("image/png", {})
+            cell_alt = cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+            found.append((cell, png, meta.get("alt") or cell_alt))
+    return found
+
+
+def picture(nb: dict[str, Any]) -> Picture | None:
+    """A chapter's picture, made by its own code: the first figure of the cell tagged
+    ``thumbnail``, else its first figure, shrunk to :data:`THUMBNAIL_PX` wide."""
+    from PIL import Image
+
+    found = images(nb)
+    if not found:
+        return None
+    tagged = [f for f in found if THUMBNAIL_TAG in f[0].get("metadata", {}).get("tags", [])]
+    _, png, alt = (tagged or found)[0]
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    height = round(image.height * THUMBNAIL_PX / image.width)
+    out = io.BytesIO()
+    image.resize((THUMBNAIL_PX, height), Image.LANCZOS).save(out, format="PNG", optimize=True)
+    return Picture(out.getvalue(), alt)
+
+
+def conda_env_name(path: Path = ROOT / "environment.yml") -> str:
+    """The environment's name in ``environment.yml`` (what ``conda activate`` takes)."""
+    match = re.search(r"^name:\s*(\S+)", path.read_text(), re.MULTILINE)
+    if match is None:
+        raise ValueError(f"{path} names no environment (a 'name:' line)")
+    return match.group(1)
+
+
+def intro_markdown(book: Book, pictures: dict[str, Picture] | None = None) -> str:
+    """The landing page: what the course is, the chapter map with a picture from each
+    chapter, and how to run it live (``make lab``, conda, Binder)."""
+    pictures = pictures or {}
     lines = [f"# {book.title}", "", f"*{book.subtitle}*", "", book.description, ""]
     lines += [
         "The question in one line: what does the test loss $L(N, D)$ of a model with $N$ "
         "parameters trained on $D$ examples look like, and what can be done when $N$, $D$ "
         "or the compute $C \\approx 6ND$ is scarce?",
         "",
+        "**Who it is for.** Readers who know some Python and NumPy and want to see, by "
+        "measurement rather than by slogan, what more data, a bigger model or more compute "
+        "buys. Each chapter says at its top what it needs and what you will learn.",
+        "",
         "## Chapters",
+        "",
+        "Each picture is a figure the chapter's own code drew when this page was built.",
+        "",
+        "::::{grid} 1 2 2 2",
+        ":gutter: 2",
         "",
     ]
     for ch in book.chapters:
-        lines.append(f"- [{ch.title}]({ch.stem}.ipynb): {ch.summary}")
+        number = ch.stem.split("_", 1)[0]
+        lines += [f":::{{grid-item-card}} {number} · {ch.title}", f":link: {ch.stem}",
+                  ":link-type: doc"]  # fmt: skip
+        pic = pictures.get(ch.stem)
+        if pic is not None:
+            alt = " ".join((pic.alt or f"A figure from chapter {number}").split())
+            lines += [f":img-top: {PICTURES}/{ch.stem}.png", f":img-alt: {alt}"]
+        lines += ["", ch.summary, ":::", ""]
     lines += [
+        "::::",
         "",
         "Every live explorer of the notebooks (sliders that retrain a model in JupyterLab) "
         "appears here as a static twin: its controls switch between results computed in "
         "advance over the same grid.",
         "",
+        "## Run it live",
+        "",
+        "With Python 3.11 and pip, from the course's folder, one command makes the "
+        "environment (a virtual environment with the pinned packages) and opens JupyterLab "
+        "on the chapters:",
+        "",
+        "```bash",
+        "make lab",
+        "```",
+        "",
+        "`make test` runs every notebook and every test, as the course's CI does. With "
+        "conda instead, `environment.yml` holds the same pins:",
+        "",
+        "```bash",
+        "conda env create -f environment.yml",
+        f"conda activate {conda_env_name()}",
+        "jupyter lab notebooks/",
+        "```",
+        "",
+        "On Binder (mybinder.org), a repository with `environment.yml` at its root builds "
+        "that same environment; open `notebooks/` in the JupyterLab it starts. The course "
+        "needs no internet once installed and no GPU: every data set is generated or ships "
+        "with a package.",
+        "",
     ]
     return "\n".join(lines)
+
+
+def alt_texts(notebooks: list[dict[str, Any]]) -> dict[str, str]:
+    """Alt text of every notebook figure, by the SHA-256 of its PNG bytes (MyST-NB's
+    file name for it in ``_images/``)."""
+    return {hashlib.sha256(png).hexdigest(): alt
+            for nb in notebooks for _, png, alt in images(nb) if alt}  # fmt: skip
+
+
+IMG = re.compile(r'<img alt="[^"]*" src="(_images/([0-9a-f]{64})\.png)"')
+
+
+def add_alt_texts(site: Path, alts: dict[str, str]) -> int:
+    """Give each notebook figure in the site's pages its alt text (MyST-NB writes the file
+    name there); return how many images were labelled."""
+    count = 0
+    for page in site.glob("*.html"):
+        text = page.read_text()
+
+        def label(m: re.Match) -> str:
+            nonlocal count
+            alt = alts.get(m.group(2))
+            if alt is None:
+                return m.group(0)
+            count += 1
+            return f'<img alt="{html.escape(" ".join(alt.split()), quote=True)}" src="{m.group(1)}"'
+
+        new = IMG.sub(label, text)
+        if new != text:
+            page.write_text(new)
+    return count
 
 
 # The book's own CJK subset (tools/font.py), last in the font stacks: used only for the
@@ -344,7 +476,8 @@ COURSE_CSS = f"""@font-face {{
 
 
 def write_sources(book: Book, src: Path = SOURCE) -> None:
-    """Write the Jupyter Book sources (config, toc, landing page, notebooks) into ``src``."""
+    """Write the Jupyter Book sources (config, toc, landing page and its pictures,
+    notebooks) into ``src``, and ``alt.json``: the figures' alt texts, by image hash."""
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
@@ -354,16 +487,36 @@ def write_sources(book: Book, src: Path = SOURCE) -> None:
     shutil.copy(font.ASSET, static / font.ASSET.name)
     (src / "_config.yml").write_text(config_yaml(book))
     (src / "_toc.yml").write_text(toc_yaml(book))
-    (src / "intro.md").write_text(intro_markdown(book))
+    pictures, notebooks = {}, []
+    (static / "chapters").mkdir()
     for ch in book.chapters:
         nb = with_run_time(strip_live_widgets(json.loads(executed_path(ch).read_text())))
         (src / f"{ch.stem}.ipynb").write_text(json.dumps(nb, indent=1))
+        notebooks.append(nb)
+        pic = picture(nb)
+        if pic is not None:
+            pictures[ch.stem] = pic
+            (src / PICTURES / f"{ch.stem}.png").write_bytes(pic.png)
+    (src / "intro.md").write_text(intro_markdown(book, pictures))
+    (src / "alt.json").write_text(json.dumps(alt_texts(notebooks)))
 
 
 EXTERNAL = re.compile(
     r"""(?:<script[^>]*\bsrc|<link[^>]*\bhref|<img[^>]*\bsrc|@import\s+(?:url\()?|url\()\s*=?\s*["']?(https?:)?//""",
     re.IGNORECASE,
 )
+
+
+def unlabelled_images(site: Path = SITE) -> list[str]:
+    """Every image in the site's pages whose alt text is missing or only a file name."""
+    found = []
+    for page in sorted(site.glob("*.html")):
+        for tag in re.findall(r"<img\b[^>]*>", page.read_text()):
+            alt = re.search(r'\balt="([^"]*)"', tag)
+            text = html.unescape(alt.group(1)).strip() if alt else ""
+            if not text or re.fullmatch(r"\S*\.(png|jpe?g|gif|svg)", text):
+                found.append(f"{page.name}: {tag[:120]}")
+    return found
 
 
 def external_references(site: Path = SITE) -> list[str]:
@@ -409,6 +562,8 @@ def build(*, execute_missing: bool = True) -> Path:
     ]
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
+    labelled = add_alt_texts(SITE, json.loads((SOURCE / "alt.json").read_text()))
+    print(f"alt text on {labelled} figures", flush=True)
     problems = external_references(SITE)
     if problems:
         raise RuntimeError("the site refers to external URLs:\n" + "\n".join(problems))

@@ -290,6 +290,34 @@ class Figure:
         }
 
 
+def describe(spec: Figure, most: int = 6) -> str:
+    """A sentence or two saying what ``spec`` shows: the figure's alt text.
+
+    Both renderers label their image with it (the PNG's alt text in the book, the twin's
+    ``aria-label``, which ``twin.js`` writes the same way), for readers who cannot see it.
+
+    Args:
+        spec: the figure.
+        most: series named per panel before the rest are counted ("and 3 more").
+    """
+    parts = [f"{spec.title}." if spec.title else "A figure."]
+    for i, p in enumerate(spec.panels):
+        head = f"Panel {i + 1}" + (f", {p.title}" if p.title else "")
+        if isinstance(p, Heatmap):
+            what = f"heatmap of {p.zlabel or 'values'} over {p.xlabel or 'columns'} "
+            what += f"({len(p.x)}) and {p.ylabel or 'rows'} ({len(p.y)})"
+        else:
+            scale = {(True, True): ", both axes logarithmic", (True, False): ", x logarithmic",
+                     (False, True): ", y logarithmic"}.get((p.xlog, p.ylog), "")  # fmt: skip
+            names = [s.label for s in p.series if s.label]
+            what = f"{p.ylabel or 'y'} against {p.xlabel or 'x'}{scale}; {len(p.series)} series"
+            if names:
+                more = f" and {len(names) - most} more" if len(names) > most else ""
+                what += f": {', '.join(names[:most])}{more}"
+        parts.append(f"{head}: {what}.")
+    return " ".join(parts)
+
+
 def band(mean: Any, std: Any, x: Any, label: str = "", **kw: Any) -> Series:
     """A :class:`Series` of ``mean`` with a ± ``std`` band."""
     return Series(x=list(np.ravel(x)), y=list(np.ravel(mean)), err=list(np.ravel(std)),

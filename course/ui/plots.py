@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from PIL import Image
 
-from course.ui.figures import PALETTE, Figure, Heatmap, Lines, extent
+from course.ui.figures import PALETTE, Figure, Heatmap, Lines, describe, extent
 
 DPI = 100
 # Text sizes are chosen for images shown at most MAX_WIDTH_PX wide and at least ~660 px
@@ -293,7 +293,11 @@ class Renderer:
 
 
 def show(spec: Figure) -> Any:
-    """``spec`` as a PNG image that a notebook cell displays (no pyplot involved)."""
+    """``spec`` as a PNG image that a notebook cell displays (no pyplot involved).
+
+    The output's metadata carries :func:`course.ui.figures.describe` as ``alt``: the book
+    uses it as the image's alt text.
+    """
     from IPython.display import Image as IPythonImage
 
-    return IPythonImage(data=Renderer().png(spec), format="png")
+    return IPythonImage(data=Renderer().png(spec), format="png", metadata={"alt": describe(spec)})

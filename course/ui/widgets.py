@@ -29,6 +29,7 @@ An :class:`Explorer` is declared, not wired by hand::
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import math
 import time
@@ -39,7 +40,7 @@ import ipywidgets as w
 
 from course.engine.checks import check_float
 from course.ui.controls import Control, dropdown, slider
-from course.ui.figures import Figure
+from course.ui.figures import Figure, describe
 from course.ui.plots import MAX_WIDTH_PX, Renderer
 from course.ui.static import twin_html
 
@@ -334,14 +335,25 @@ class Explorer:
             )
         return self._twin
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The live widget, the static twin, and the figure as shown now.
+
+        JupyterLab shows the widget; the book shows the twin (HTML); the PNG, with its alt
+        text, is for viewers that run neither, and gives the book its chapter pictures.
+        """
         bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
         bundle["text/html"] = self.twin()
+        metadata: dict[str, Any] = {}
+        if self.last_spec is not None and self.image.value:
+            bundle["image/png"] = base64.b64encode(self.image.value).decode()
+            metadata["image/png"] = {"alt": describe(self.last_spec)}
         bundle["text/plain"] = (
             f"Explorer({', '.join(c.name for c in self.controls)}): "
             "live in JupyterLab; a static twin elsewhere"
         )
-        return bundle
+        return bundle, metadata
 
 
 def _fmt(v: Any) -> str:

@@ -24,6 +24,29 @@
     return String(parseFloat(v.toPrecision(3)));
   }
 
+  // What the figure shows, in words: the svg's aria-label. The same sentence as
+  // course.ui.figures.describe (a browser test compares them).
+  function describe(spec, most) {
+    most = most || 6;
+    var parts = [spec.title ? spec.title + "." : "A figure."];
+    spec.panels.forEach(function (p, i) {
+      var head = "Panel " + (i + 1) + (p.title ? ", " + p.title : ""), what;
+      if (p.kind === "heatmap") {
+        what = "heatmap of " + (p.zlabel || "values") + " over " + (p.xlabel || "columns") +
+          " (" + p.x.length + ") and " + (p.ylabel || "rows") + " (" + p.y.length + ")";
+      } else {
+        var scale = p.xlog && p.ylog ? ", both axes logarithmic" : p.xlog ? ", x logarithmic" : p.ylog ? ", y logarithmic" : "";
+        var names = p.series.map(function (s) { return s.label; }).filter(function (l) { return l; });
+        what = (p.ylabel || "y") + " against " + (p.xlabel || "x") + scale + "; " + p.series.length + " series";
+        if (names.length) {
+          what += ": " + names.slice(0, most).join(", ") + (names.length > most ? " and " + (names.length - most) + " more" : "");
+        }
+      }
+      parts.push(head + ": " + what + ".");
+    });
+    return parts.join(" ");
+  }
+
   function linearTicks(lo, hi, n) {
     var span = hi - lo, step = Math.pow(10, Math.floor(Math.log10(span / n)));
     var err = span / n / step;
@@ -197,7 +220,7 @@
     var top = (1 - (spec.title ? 0.84 : 0.9)) * H0, boxH = 0.68 * H0, rowH = boxH + 0.16 * H0 + 28;
     var H = top + rows * rowH - 28;
     var gap = 0.38, pw = (right - left) / (perRow + gap * (perRow - 1));
-    var svg = el("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, style: "max-width:100%;height:auto;font-family:sans-serif", role: "img" });
+    var svg = el("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, style: "max-width:100%;height:auto;font-family:sans-serif", role: "img", "aria-label": describe(spec) });
     host.replaceChildren(svg);  // attached first, so text can be measured
     fitText(el("text", { x: W / 2, y: 22, "text-anchor": "middle", "font-size": 14, "class": "twin-title" }, svg, spec.title), W - 8);
     spec.panels.forEach(function (p, i) {
@@ -231,5 +254,5 @@
     window.addEventListener("resize", show);  // redraw at the new width
   }
 
-  window.courseTwin = { mount: mount, render: render, mounted: mounted };
+  window.courseTwin = { mount: mount, render: render, mounted: mounted, describe: describe };
 })();
