@@ -7,7 +7,6 @@ promotion, as the style guide asks.
 import atexit
 import os
 import shutil
-import sys
 import tempfile
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -24,11 +23,21 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the Run All time of every chapter the JupyterLab browser test ran."""
-    module = sys.modules.get("tests.test_browser")
-    times = getattr(module, "RUN_ALL_SECONDS", {})
+    """Print the Run All time of every chapter the JupyterLab browser test ran.
+
+    Each test records it as a property of its report, which reaches this summary from
+    every xdist worker too.
+    """
+    times = sorted(
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", [])
+        if name == "run_all_seconds"
+    )
     if times:
         cache = "empty" if os.environ.get("COURSE_LAB_EMPTY_CACHE") == "1" else "course's"
         terminalreporter.section(f"JupyterLab Run All ({cache} compilation cache)")
-        for stem, seconds in times.items():
+        for stem, seconds in times:
             terminalreporter.write_line(f"{stem:<40} {seconds:6.1f} s")

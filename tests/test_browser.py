@@ -65,7 +65,7 @@ def free_port() -> int:
 
 
 TWIN_CHAPTERS = book.load().chapters
-RUN_ALL_SECONDS: dict[str, float] = {}  # printed at the end of the session (conftest.py)
+RUN_ALL = "run_all_seconds"  # a test's property, printed at the end of the run (conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -236,14 +236,16 @@ def state(explorer) -> tuple[str, str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", TWIN_CHAPTERS, ids=lambda c: c.stem)
-def test_jupyterlab_runs_the_chapter_and_every_control_redraws(browser, lab, chapter):
+def test_jupyterlab_runs_the_chapter_and_every_control_redraws(
+    browser, lab, chapter, record_property
+):
     """A student's path through a chapter in JupyterLab, from an empty cache: Run All with no
     error or stderr output; every control of every explorer moves its figure and status
     line; "retrain live" retrains; a bad ``.set()`` from code raises its clear error."""
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     seconds = run_all(page, base, token, chapter.stem)
-    RUN_ALL_SECONDS[chapter.stem] = seconds
+    record_property(RUN_ALL, (chapter.stem, seconds))
     stderr = page.locator(STDERR)
     assert stderr.count() == 0, f"stderr or an error: {stderr.first.inner_text()[:600]}"
     explorers = page.locator(".course-explorer")
@@ -294,46 +296,43 @@ STEP_KEY = """e => e.tagName === "INPUT"
 
 
 @contextlib.contextmanager
-def offline_page(browser, page_path: Path, query: str = "", server: str | None = None):
-    """A page of the built site in a fresh tab that may not leave the machine.
+def offline_page(browser, page_path: Path, query: str = ""):
+    """A page of the built site, opened from disk in a fresh tab that may not leave the machine.
 
-    Opened from disk (``file://``), or through ``server``, a loopback HTTP server of the
-    site. Yields (page, outside, errors): requests that tried to go anywhere else (aborted)
+    Yields (page, outside, errors): requests that tried to go anywhere but the disk (aborted)
     and console or script errors, for the test to assert empty when done with the page.
     """
     assert page_path.exists(), "build the book first (`make book`)"
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    outside, errors = [], []
-    local = ("file://", "data:", "blob:") + ((server,) if server else ())
-    url = f"{server}/{page_path.relative_to(book.SITE)}" if server else page_path.as_uri()
-
-    def route(r):
-        if r.request.url.startswith(local):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url + query)
-    page.wait_for_load_state("load")
     try:
+        page = context.new_page()
+        outside, errors = [], []
+
+        def route(r):
+            if r.request.url.startswith(("file://", "data:", "blob:")):
+                r.continue_()
+            else:
+                outside.append(r.request.url)
+                r.abort()
+
+        page.route("**/*", route)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_path.as_uri() + query)
+        page.wait_for_load_state("load")
         yield page, outside, errors
     finally:
         context.close()
 
 
 @pytest.mark.book
-@pytest.mark.parametrize("name", ["intro", "search", "genindex"])
+@pytest.mark.parametrize("name", ["index", "intro", "search", "genindex"])
 def test_the_landing_search_and_index_pages_load_offline_without_errors(browser, name):
     """The pages that are not chapters: no console error, nothing fetched from outside, and
     on the landing page every chapter's picture loads (screenshot: book_landing.png)."""
     with offline_page(browser, book.SITE / f"{name}.html") as (page, outside, errors):
         if name == "intro":
-            pictures = page.locator("img.card-img-top")
+            pictures = page.locator("img.sd-card-img-top")
             assert pictures.count() == len(TWIN_CHAPTERS)
             pictures.last.scroll_into_view_if_needed()
             page.wait_for_function(
@@ -347,45 +346,22 @@ def test_the_landing_search_and_index_pages_load_offline_without_errors(browser,
         assert outside == [], f"requests left the machine: {outside}"
 
 
-@pytest.fixture(scope="module")
-def served_site():
-    """The built site behind a plain HTTP server on the loopback interface, as a host (or
-    ``python -m http.server``) serves it: the origin, e.g. ``http://127.0.0.1:PORT``."""
-    import functools
-    import http.server
-    import threading
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):  # no request log on the test's output
-            pass
-
-    handler = functools.partial(Quiet, directory=str(book.SITE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
 @pytest.mark.book
-def test_site_search_finds_a_chapter_offline(browser, served_site):
-    """Sphinx's search runs in the page from the site's own index, nothing fetched from
-    outside: a query for a term one chapter teaches lists that chapter, with a summary
-    (read from the chapter's page, which is why it is served: a browser refuses those
-    reads from ``file://``, and then lists the results without summaries)."""
+def test_site_search_finds_a_chapter_offline(browser):
+    """Sphinx's search runs in the page from the site's own index, opened from disk: a query
+    for a term one chapter teaches lists that chapter, without an error (the site shows no
+    result summaries, which a browser would have to read from ``file://`` and refuses)."""
     target = next(ch for ch in TWIN_CHAPTERS if ch.stem.startswith("03"))
     path = book.SITE / "search.html"
-    with offline_page(browser, path, "?q=backpropagation", server=served_site) as (
-        page, outside, errors,
-    ):  # fmt: skip
-        results = page.locator("#search-results ul.search li")
-        results.first.wait_for(timeout=20_000)
-        links = results.locator("a")
+    with offline_page(browser, path, "?q=backpropagation") as (page, outside, errors):
+        page.wait_for_function(
+            "() => (document.querySelector('#search-results .search-summary') || {})"
+            ".innerText?.startsWith('Search finished')",
+            timeout=20_000,
+        )
+        links = page.locator("#search-results ul.search li a")
         hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
         assert any(h.split("?")[0].split("#")[0] == f"{target.stem}.html" for h in hrefs), hrefs
-        page.locator("#search-results p.context").first.wait_for(timeout=20_000)
         assert errors == [] and outside == [], (errors, outside)
 
 
@@ -696,15 +672,16 @@ def test_the_twin_labels_its_figure_with_the_same_words_as_the_png(browser, tmp_
     html = static.twin_html([slider("k", [0, 1])], lambda values: specs[values["k"]])
     page.write_text(f"<html><body>{html}</body></html>")
     tab = browser.new_page()
-    tab.goto(page.as_uri())
     labels = []
-    for step in range(2):
+    try:
+        tab.goto(page.as_uri())
         labels.append(tab.locator(".course-twin svg").first.get_attribute("aria-label"))
-        if step == 0:
-            tab.locator(".course-twin input[type=range]").first.focus()
-            tab.keyboard.press("ArrowRight")
-            tab.wait_for_timeout(150)
-    tab.close()
+        tab.locator(".course-twin input[type=range]").first.focus()
+        tab.keyboard.press("ArrowRight")
+        tab.wait_for_timeout(150)
+        labels.append(tab.locator(".course-twin svg").first.get_attribute("aria-label"))
+    finally:
+        tab.close()
     assert labels == [describe(spec) for spec in specs]
 
 

@@ -216,6 +216,7 @@ def test_the_landing_page_shows_each_picture_and_how_to_run_the_course():
     assert intro.count(":::{grid-item-card}") == len(BOOK.chapters)
     assert intro.count(":img-top:") == 1 and ":img-alt: curves of test loss" in intro
     assert "make lab" in intro and "conda env create -f environment.yml" in intro
+    assert "python tools/lab.py" in intro  # conda users get make lab's JupyterLab too
     name = re.search(r"^name: (\S+)", (ROOT / "environment.yml").read_text(), re.M).group(1)
     assert f"conda activate {name}" in intro
 

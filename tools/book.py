@@ -292,6 +292,8 @@ def config_yaml(book: Book) -> str:
                 "html_static_path": ["_static"],
                 "html_css_files": ["course.css"],
                 "html_show_sourcelink": False,
+                # a result's summary is read from its page, which browsers refuse from file://
+                "html_show_search_summary": False,
                 "html_context": {"default_mode": "light"},
                 "suppress_warnings": ["mystnb.unknown_mime_type"],
             },
@@ -379,7 +381,8 @@ def intro_markdown(book: Book, pictures: dict[str, Picture] | None = None) -> st
         "",
         "## Chapters",
         "",
-        "Each picture is a figure the chapter's own code drew when this page was built.",
+        "Each picture is a figure the chapter's own code drew (the first, or one its author "
+        "chose), taken from the run of the notebook this site was built from.",
         "",
         "::::{grid} 1 2 2 2",
         ":gutter: 2",
@@ -391,8 +394,9 @@ def intro_markdown(book: Book, pictures: dict[str, Picture] | None = None) -> st
                   ":link-type: doc"]  # fmt: skip
         pic = pictures.get(ch.stem)
         if pic is not None:
-            alt = " ".join((pic.alt or f"A figure from chapter {number}").split())
-            lines += [f":img-top: {PICTURES}/{ch.stem}.png", f":img-alt: {alt}"]
+            lines.append(f":img-top: {PICTURES}/{ch.stem}.png")
+            if pic.alt.strip():  # without it the image has no alt text: test_book reports it
+                lines.append(f":img-alt: {' '.join(pic.alt.split())}")
         lines += ["", ch.summary, ":::", ""]
     lines += [
         "::::",
@@ -403,27 +407,28 @@ def intro_markdown(book: Book, pictures: dict[str, Picture] | None = None) -> st
         "",
         "## Run it live",
         "",
-        "With Python 3.11 and pip, from the course's folder, one command makes the "
-        "environment (a virtual environment with the pinned packages) and opens JupyterLab "
-        "on the chapters:",
+        "On a machine with Python 3.11, pip and `make`, from the course's folder, one command "
+        "makes the environment (a virtual environment with the pinned packages, from PyPI) "
+        "and opens JupyterLab on the chapters; the README says what else the tests need "
+        "(Chromium and fonts for the browser tests):",
         "",
         "```bash",
         "make lab",
         "```",
         "",
-        "`make test` runs every notebook and every test, as the course's CI does. With "
-        "conda instead, `environment.yml` holds the same pins:",
+        "`make test` then runs every notebook and every test, as the course's CI does. "
+        "With conda instead, `environment.yml` holds the same pins; from the course's folder:",
         "",
         "```bash",
         "conda env create -f environment.yml",
         f"conda activate {conda_env_name()}",
-        "jupyter lab notebooks/",
+        "python tools/lab.py",
         "```",
         "",
-        "On Binder (mybinder.org), a repository with `environment.yml` at its root builds "
-        "that same environment; open `notebooks/` in the JupyterLab it starts. The course "
-        "needs no internet once installed and no GPU: every data set is generated or ships "
-        "with a package.",
+        "(`tools/lab.py` is what `make lab` starts: JupyterLab with one entry per chapter and "
+        "idle kernels shut down.) Binder (mybinder.org) can build an image from the same "
+        "`environment.yml`; the course has not been tried there. Once installed it needs no "
+        "internet and no GPU: every data set is generated or ships with a package.",
         "",
     ]
     return "\n".join(lines)
