@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -147,15 +148,24 @@ def shut_down_kernels(base: str, token: str) -> None:
 
 
 def kernel_ready(base: str, token: str, timeout: float = 120) -> None:
-    """Wait until the notebook's kernel exists and reports idle through the REST API."""
-    deadline = time.time() + timeout
+    """Wait until the notebook's kernel exists and reports idle through the REST API.
+
+    A server error while the kernel starts counts as "not yet" (seen once with two
+    JupyterLab servers starting kernels on two busy cores); one that lasts fails the test.
+    """
+    deadline, last_error = time.time() + timeout, None
     while time.time() < deadline:
-        with urllib.request.urlopen(f"{base}/api/kernels?token={token}") as r:
-            kernels = json.load(r)
+        try:
+            with urllib.request.urlopen(f"{base}/api/kernels?token={token}") as r:
+                kernels = json.load(r)
+        except urllib.error.HTTPError as err:
+            if err.code < 500:
+                raise
+            kernels, last_error = [], err
         if kernels and all(k["execution_state"] == "idle" for k in kernels):
             return
         time.sleep(0.5)
-    pytest.fail("the notebook's kernel did not become idle")
+    pytest.fail(f"the notebook's kernel did not become idle (last server error: {last_error})")
 
 
 # every code cell of the open notebook has run and its kernel is idle (the app is exposed

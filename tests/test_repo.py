@@ -265,3 +265,25 @@ def test_the_book_font_covers_every_cjk_character_the_notebooks_use(tmp_path):
     page = tmp_path / "99_new.md"
     page.write_text("源代码中的错误")
     assert font.characters([page]) - font.covered()
+
+
+def test_the_slowest_notebooks_start_first_and_each_keeps_its_cell_order():
+    """nbval's two workers take whole notebooks in collection order: the slow ones go first
+    (so both workers finish together), and a notebook's cells stay in their order."""
+    from types import SimpleNamespace
+
+    from tools import nbval_capture
+
+    stems = [ch.stem for ch in BOOK.chapters]
+    for number in nbval_capture.SLOWEST_FIRST:  # the list names real notebooks
+        assert any(stem.startswith(f"{number}_") for stem in stems), number
+    items = [SimpleNamespace(path=ROOT / "notebooks" / f"{stem}.ipynb", cell=cell)
+             for stem in stems for cell in range(3)]  # fmt: skip
+    nbval_capture.pytest_collection_modifyitems(items)
+    order = list(dict.fromkeys(item.path.stem[:2] for item in items))
+    assert order[: len(nbval_capture.SLOWEST_FIRST)] == list(nbval_capture.SLOWEST_FIRST)
+    assert order[len(nbval_capture.SLOWEST_FIRST) :] == [
+        s[:2] for s in stems if s[:2] not in nbval_capture.SLOWEST_FIRST
+    ]
+    for stem in stems:
+        assert [i.cell for i in items if i.path.stem == stem] == [0, 1, 2]
