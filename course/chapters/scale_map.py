@@ -170,10 +170,9 @@ def figure(result: SweepResult, point: SweepResult, values: dict[str, Any]) -> F
         xlim=(0, float(steps[-1])),
         ylim=(0, 1),
     )
-    grey = {"color": "#aaaaaa", "dashed": True}
-    size_curves = [
-        Series(SIZES, mean[:, 0], f"narrowest ({WIDTHS[0]} units)", **grey),
-        Series(SIZES, mean[:, -1], f"widest ({WIDTHS[-1]} units)", **grey),
+    size_curves = [  # the two references: dashed, light and dark grey (told apart in the legend)
+        Series(SIZES, mean[:, 0], f"narrowest ({WIDTHS[0]} units)", color="#b3b3b3", dashed=True),
+        Series(SIZES, mean[:, -1], f"widest ({WIDTHS[-1]} units)", color="#4d4d4d", dashed=True),
         Series(SIZES, mean[:, row], "this width", err=std[:, row], color="#1f77b4", markers=True),
     ]
     by_size = Lines(
