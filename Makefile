@@ -8,7 +8,7 @@ LAB_ARGS ?=
 # Tests: warnings are errors and JAX refuses implicit rank promotion, in notebooks too.
 export JAX_NUMPY_RANK_PROMOTION := raise
 UNIT_TESTS     := -m pytest -n 2 --durations=15 -m "not book and not browser" tests
-NOTEBOOK_TESTS := -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
+NOTEBOOK_TESTS := -m pytest -n 2 --dist loadfile --no-loadscope-reorder --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
 # two workers, each with its own Chromium and JupyterLab: one waits on a kernel while the
 # other draws a page (about 6 minutes instead of 8 and a half here)
 BOOK_TESTS     := -m pytest -n 2 --durations=10 -m "book or browser" tests

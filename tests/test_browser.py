@@ -101,6 +101,7 @@ def lab(tmp_path_factory):
         f"--IdentityProvider.token={token}",
         "--ip=127.0.0.1",
         f"--port={port}",
+        "--ServerApp.port_retries=0",  # two test workers: never fall back onto another's port
         f"--LabApp.user_settings_dir={root / '_settings'}",
         "--LabApp.news_url=None",
         "--LabApp.expose_app_in_browser=True",

@@ -268,8 +268,9 @@ def test_the_book_font_covers_every_cjk_character_the_notebooks_use(tmp_path):
 
 
 def test_the_slowest_notebooks_start_first_and_each_keeps_its_cell_order():
-    """nbval's two workers take whole notebooks in collection order: the slow ones go first
-    (so both workers finish together), and a notebook's cells stay in their order."""
+    """nbval's two workers take whole notebooks in collection order (the Makefile turns off
+    xdist's reordering by cell count): the slow ones go first, so both workers finish
+    together, and a notebook's cells stay in their order."""
     from types import SimpleNamespace
 
     from tools import nbval_capture
@@ -287,3 +288,6 @@ def test_the_slowest_notebooks_start_first_and_each_keeps_its_cell_order():
     ]
     for stem in stems:
         assert [i.cell for i in items if i.path.stem == stem] == [0, 1, 2]
+    makefile = (ROOT / "Makefile").read_text()
+    notebook_tests = re.search(r"^NOTEBOOK_TESTS\s*:=(.*)$", makefile, re.M).group(1)
+    assert "--dist loadfile" in notebook_tests and "--no-loadscope-reorder" in notebook_tests
