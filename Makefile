@@ -10,7 +10,7 @@ export JAX_NUMPY_RANK_PROMOTION := raise
 UNIT_TESTS     := -m pytest -n 2 --durations=15 -m "not book and not browser" tests
 NOTEBOOK_TESTS := -m pytest -n 2 --dist loadfile --no-loadscope-reorder --nbval-lax --nbval-current-env -p tools.nbval_capture notebooks
 # two workers, each with its own Chromium and JupyterLab: one waits on a kernel while the
-# other draws a page (about 6 minutes instead of 8 and a half here)
+# other draws a page (4¼–5½ minutes instead of 8½ here)
 BOOK_TESTS     := -m pytest -n 2 --durations=10 -m "book or browser" tests
 # `make test` computes each chapter's studies once: the notebooks keep them here
 # (course.engine.memo, keyed by the code and the arguments), and the claim tests and the

@@ -25,7 +25,7 @@ def test_every_notebook_is_listed_in_book_toml_and_every_listed_file_exists():
 
 
 def test_notebooks_are_numbered_in_book_order():
-    numbers = [ch.stem.split("_", 1)[0] for ch in BOOK.chapters]
+    numbers = [ch.number for ch in BOOK.chapters]
     assert all(re.fullmatch(r"\d\d|[A-Z]", n) for n in numbers), numbers
     assert numbers == sorted(numbers), numbers
 

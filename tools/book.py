@@ -69,6 +69,11 @@ class Chapter:
         """File name without extension, e.g. ``00_the_scale_map``."""
         return Path(self.file).stem
 
+    @property
+    def number(self) -> str:
+        """The chapter's number as the book shows it, e.g. ``00`` (``A`` for the appendix)."""
+        return self.stem.split("_", 1)[0]
+
 
 @dataclasses.dataclass(frozen=True)
 class Book:
@@ -111,8 +116,7 @@ def chapter_table(book: Book) -> str:
     """The README's chapter list (a Markdown table) generated from the book."""
     lines = ["| # | chapter | what it shows |", "|---|---|---|"]
     for ch in book.chapters:
-        number = ch.stem.split("_", 1)[0]
-        lines.append(f"| {number} | [{ch.title}]({ch.file}) | {ch.summary} |")
+        lines.append(f"| {ch.number} | [{ch.title}]({ch.file}) | {ch.summary} |")
     return "\n".join(lines)
 
 
@@ -389,8 +393,7 @@ def intro_markdown(book: Book, pictures: dict[str, Picture] | None = None) -> st
         "",
     ]
     for ch in book.chapters:
-        number = ch.stem.split("_", 1)[0]
-        lines += [f":::{{grid-item-card}} {number} · {ch.title}", f":link: {ch.stem}",
+        lines += [f":::{{grid-item-card}} {ch.number} · {ch.title}", f":link: {ch.stem}",
                   ":link-type: doc"]  # fmt: skip
         pic = pictures.get(ch.stem)
         if pic is not None:
@@ -480,9 +483,10 @@ COURSE_CSS = f"""@font-face {{
 """
 
 
-def write_sources(book: Book, src: Path = SOURCE) -> None:
+def write_sources(book: Book, src: Path = SOURCE) -> dict[str, str]:
     """Write the Jupyter Book sources (config, toc, landing page and its pictures,
-    notebooks) into ``src``, and ``alt.json``: the figures' alt texts, by image hash."""
+    notebooks) into ``src``; return the figures' alt texts, by image hash (:func:`alt_texts`).
+    """
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
@@ -503,7 +507,7 @@ def write_sources(book: Book, src: Path = SOURCE) -> None:
             pictures[ch.stem] = pic
             (src / PICTURES / f"{ch.stem}.png").write_bytes(pic.png)
     (src / "intro.md").write_text(intro_markdown(book, pictures))
-    (src / "alt.json").write_text(json.dumps(alt_texts(notebooks)))
+    return alt_texts(notebooks)
 
 
 EXTERNAL = re.compile(
@@ -548,7 +552,7 @@ def build(*, execute_missing: bool = True) -> Path:
             if not execute_missing:
                 raise RuntimeError(f"{ch.file} has no current executed copy in {EXECUTED}")
             execute(ch)
-    write_sources(book)
+    alts = write_sources(book)
     out = BUILD / "book"
     if out.exists():
         shutil.rmtree(out)
@@ -567,7 +571,7 @@ def build(*, execute_missing: bool = True) -> Path:
     ]
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
-    labelled = add_alt_texts(SITE, json.loads((SOURCE / "alt.json").read_text()))
+    labelled = add_alt_texts(SITE, alts)
     print(f"alt text on {labelled} figures", flush=True)
     problems = external_references(SITE)
     if problems:
