@@ -25,7 +25,7 @@ BUDGET_SECONDS = 180  # a chapter's budget under nbval (the summary flags a chap
 # --no-loadscope-reorder` hands out whole notebooks in collection order (without the flag,
 # xdist would order them by their number of cells). Only the order; any notebook may be
 # missing from the list.
-SLOWEST_FIRST = ("08", "04", "07", "05", "06")
+SLOWEST_FIRST = ("08", "04", "11", "07", "05", "06")
 
 
 def run_order(path: Path) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 from course.engine.checks import check_choice, check_float, check_int, check_key
 
 TWO_D_KINDS = ("moons", "circles", "spirals", "blobs", "ring", "grid")
-DATA_FIELDS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
+DATA_FIELDS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val", "soft_train")
 META_FIELDS = ("name", "task", "n_classes")
 
 
@@ -47,6 +47,8 @@ class Dataset:
         name: a short name for plots and messages.
         task: ``"classification"`` or ``"regression"``.
         n_classes: number of classes (0 for regression).
+        soft_train: optional teacher logits for the training pool, (n_pool, n_classes):
+            the soft targets of knowledge distillation (``TrainConfig.distill``).
     """
 
     x_train: Any
@@ -58,6 +60,7 @@ class Dataset:
     name: str = "data"
     task: str = "classification"
     n_classes: int = 0
+    soft_train: Any = None
 
     def __post_init__(self) -> None:
         # Only a user's construction gets here: JAX rebuilds a Dataset (with tracers, shapes
@@ -80,6 +83,12 @@ class Dataset:
                     )
                 if x_name != "x_val" and x.shape[0] == 0:
                     raise ValueError(f"{x_name} must hold at least one example, got none")
+        soft, x = self.soft_train, self.x_train
+        if _is_array(soft) and _is_array(x) and (soft.ndim != 2 or soft.shape[0] != x.shape[0]):
+            raise ValueError(
+                f"soft_train must hold one row of teacher logits per x_train example, "
+                f"shape ({x.shape[0]}, classes); got {tuple(soft.shape)}"
+            )
 
     @property
     def n_pool(self) -> int:
@@ -98,7 +107,10 @@ class Dataset:
     def subset(self, n_train: int) -> Dataset:
         """Return a copy whose training pool is its first ``n_train`` examples."""
         n_train = check_int("n_train", n_train, 1, self.n_pool)
-        return self.replace(x_train=self.x_train[:n_train], y_train=self.y_train[:n_train])
+        soft = None if self.soft_train is None else self.soft_train[:n_train]
+        return self.replace(
+            x_train=self.x_train[:n_train], y_train=self.y_train[:n_train], soft_train=soft
+        )
 
 
 def _is_array(a: Any) -> bool:

@@ -15,6 +15,7 @@ over time first.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -55,6 +56,20 @@ def hinge(scores: jax.Array, y: jax.Array) -> jax.Array:
     true = jnp.take_along_axis(scores, y[:, None].astype(jnp.int32), axis=-1)[:, 0]
     others = jnp.where(jax.nn.one_hot(y, scores.shape[-1]) > 0, -jnp.inf, scores)
     return jax.nn.relu(1.0 + others.max(axis=-1) - true)
+
+
+def distillation(logits: jax.Array, teacher: jax.Array, temperature: Any) -> jax.Array:
+    """T²·KL(softmax(t/T) ‖ softmax(f/T)) of student logits f and teacher logits t: (batch,).
+
+    Hinton, Vinyals & Dean (2015): the student matches the teacher's temperature-softened
+    distribution; the factor T² keeps the gradient's scale independent of T.  The KL
+    (not the cross-entropy) is 0 when the student matches the teacher; both have the same
+    gradient in f.
+    """
+    log_p = jax.nn.log_softmax(teacher / temperature, axis=-1)
+    log_q = jax.nn.log_softmax(logits / temperature, axis=-1)
+    kl = jnp.sum(jnp.exp(log_p) * (log_p - log_q), axis=-1)
+    return temperature**2 * kl.reshape(kl.shape[0], -1).mean(axis=-1)
 
 
 LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {

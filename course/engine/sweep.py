@@ -413,7 +413,7 @@ def _run_grid(
     compiled = _compiled_for(trainer)
     compile_before = compiled.compile_seconds
     runs_sharding, replicated = NamedSharding(mesh, P("runs")), NamedSharding(mesh, P())
-    ddata = jax.device_put(device_data(data), replicated)
+    ddata = jax.tree.map(lambda a: to_devices(a, replicated), device_data(data))
 
     histories, params_chunks = [], []
     start = time.perf_counter()
@@ -421,7 +421,7 @@ def _run_grid(
         idx = np.minimum(np.arange(c * chunk, (c + 1) * chunk), n_runs - 1)  # pad: repeat last
 
         def put(a: Any, idx: np.ndarray = idx) -> Any:
-            return None if a is None else jax.device_put(a[idx], runs_sharding)
+            return None if a is None else to_devices(a[idx], runs_sharding)
 
         c_keys, c_n, c_w = put(keys), put(n), put(width)
         c_hp = HParams(*(put(a) for a in hp))
@@ -434,9 +434,10 @@ def _run_grid(
                 done(logs[-1])
             logs.append(logged)
         done(logs[-1])
+        logs = [jax.tree.map(to_host, logged) for logged in logs]
         histories.append(jax.tree.map(lambda *a: np.concatenate(a, axis=1), *logs))
         if config.keep_params:
-            params_chunks.append(jax.tree.map(np.asarray, state.params))
+            params_chunks.append(jax.tree.map(to_host, state.params))
     compile_s = compiled.compile_seconds - compile_before
     run_s = time.perf_counter() - start - compile_s
 
@@ -451,6 +452,31 @@ def _run_grid(
             lambda *a: np.concatenate(a)[:n_runs].reshape(*shape, *a[0].shape[1:]), *params_chunks
         )
     return metrics, params, compile_s, run_s
+
+
+def to_devices(a: Any, sharding: NamedSharding) -> jax.Array:
+    """``a`` (the same value in every process) placed on ``sharding``'s devices.
+
+    On a mesh that spans several processes (``jax.distributed``), each process can place
+    only its own shards; it cuts them out of its copy of the whole value.
+    """
+    if sharding.is_fully_addressable:
+        return jax.device_put(a, sharding)
+    host = np.asarray(a) if not jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else a
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def to_host(a: jax.Array) -> np.ndarray:
+    """A (possibly sharded) array as one NumPy array on this host.
+
+    On a mesh that spans several processes (``jax.distributed``), each process holds only
+    its own devices' shards; they are gathered from every process first.
+    """
+    if isinstance(a, jax.Array) and not a.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+    return np.asarray(a)
 
 
 def _finished(bar: Any, runs: int, logged: dict[str, jax.Array]) -> None:

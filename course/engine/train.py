@@ -25,6 +25,12 @@ Regularisers (each off when its config value is ``None``):
   Gaussian noise of standard deviation ``noise``;
 * early stopping — :func:`early_stopping` picks the logged step with the lowest
   validation loss.
+
+Knowledge distillation (Hinton, Vinyals & Dean 2015) is switched on the same way:
+``distill`` = α weighs the teacher's soft targets against the labels,
+(1 − α)·CE(f, y) + α·T²·KL(softmax(t/T) ‖ softmax(f/T)), where ``t`` are the teacher's
+logits for the training pool (``Dataset.soft_train``) and T = ``temperature``.  Both are
+traced values, so a sweep can run over them.
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ from course.engine.checks import as_number, check_choice, check_float, check_int
 from course.engine.data import Dataset
 
 Params = Any
-REGULARIZERS = ("l1", "l2", "dropout", "shift", "noise")
+# Each is compiled in only when its config value is not None (distill: soft targets).
+REGULARIZERS = ("l1", "l2", "dropout", "shift", "noise", "distill")
 
 
 class HParams(NamedTuple):
@@ -54,6 +61,8 @@ class HParams(NamedTuple):
     dropout: Any = 0.0
     shift: Any = 0.0
     noise: Any = 0.0
+    distill: Any = 0.0
+    temperature: Any = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +79,9 @@ class TrainConfig:
         lr: default learning rate.
         l1, l2, dropout, shift, noise: default regulariser strengths; None switches the
             regulariser off entirely (its code is not compiled in, and it cannot be swept).
+        distill: default weight α ∈ [0, 1] of the teacher's soft targets (the data set must
+            carry the teacher's logits as ``soft_train``); None: no distillation.
+        temperature: default softmax temperature T > 0 of the soft targets.
         optimizer_args: extra optimizer hyper-parameters, as a dict ``{"b1": 0.9}`` or as
             pairs ``(("b1", 0.9), ...)`` (stored as sorted pairs, so the config stays hashable).
         eval_chunk: examples per evaluation chunk (bounds memory).
@@ -94,6 +106,8 @@ class TrainConfig:
     dropout: float | None = None
     shift: float | None = None
     noise: float | None = None
+    distill: float | None = None
+    temperature: float = 1.0
     optimizer_args: tuple[tuple[str, Any], ...] = ()
     eval_chunk: int = 1000
     keep_params: bool = False
@@ -140,6 +154,11 @@ class TrainConfig:
                     f"{name} is off in this config ({name}=None); "
                     f"set {name}=0.0 in TrainConfig to make it adjustable"
                 )
+            if name == "temperature" and self.distill is None:
+                raise ValueError(
+                    "temperature only acts on distillation, which is off in this config "
+                    "(distill=None); set distill in TrainConfig"
+                )
             values[name] = value
         return HParams(**values)
 
@@ -178,7 +197,9 @@ def check_hparams(hp: HParams, config: TrainConfig, n_features: int | None = Non
     dropout = check_float("dropout", hp.dropout, 0.0, 1.0, hi_open=True)
     shift = check_float("shift", hp.shift, 0.0, None if n_features is None else n_features)
     noise = check_float("noise", hp.noise, 0.0)
-    return HParams(lr, l1, l2, dropout, shift, noise)
+    distill = check_float("distill", hp.distill, 0.0, 1.0)
+    temperature = check_float("temperature", hp.temperature, 0.0, 100.0, lo_open=True)
+    return HParams(lr, l1, l2, dropout, shift, noise, distill, temperature)
 
 
 class TrainState(NamedTuple):
@@ -287,35 +308,54 @@ class Trainer:
         width: Any,
         hp: HParams,
         key: jax.Array | None,
+        soft: jax.Array | None = None,
     ) -> jax.Array:
         x, y = _rows(weight, x), _rows(weight, y)
         out = self.model.apply(params, x, width=width, dropout=hp.dropout, key=key)
-        per_example = jnp.where(weight > 0, self.loss(out, y), 0.0)  # (batch,)
+        per_example = self.loss(out, y)  # (batch,)
+        if soft is not None:  # the teacher's logits for this batch, (batch, classes)
+            kl = losses.distillation(out, _rows(weight, soft), hp.temperature)  # (batch,)
+            per_example = (1.0 - hp.distill) * per_example + hp.distill * kl
+        per_example = jnp.where(weight > 0, per_example, 0.0)
         return jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
 
-    def _objective(self, params, x, y, weight, width, hp, key):
+    def _objective(self, params, x, y, weight, width, hp, key, soft=None):
         k_drop = key if self.uses["dropout"] else None
-        data_loss = self._data_loss(params, x, y, weight, width, hp, k_drop)
+        data_loss = self._data_loss(params, x, y, weight, width, hp, k_drop, soft)
         penalty = weight_penalty(
             self.model, params, hp.l1, hp.l2, use_l1=self.uses["l1"], use_l2=self.uses["l2"]
         )
         return data_loss + penalty, data_loss
 
+    def gradients(self, params, x, y, weight, width, hp, key, soft=None):
+        """Gradient of the objective on one batch, and the batch's data loss.
+
+        :class:`course.engine.parallel.DataParallelTrainer` replaces this with the same
+        gradient computed on shards of the batch and averaged over devices.
+        """
+        return jax.grad(self._objective, has_aux=True)(params, x, y, weight, width, hp, key, soft)
+
     def _batch(self, data: Dataset, n_train: Any, key: jax.Array):
-        """A mini-batch from the first n_train examples (or the whole masked pool)."""
+        """A mini-batch from the first n_train examples (or the whole masked pool).
+
+        Returns inputs, targets, example weights and the teacher's logits for the batch
+        (None without distillation).
+        """
         pool = data.x_train.shape[0]
+        soft = data.soft_train if self.uses["distill"] else None
         if self.config.batch_size is None:  # full batch: every example, masked
             weight = (jnp.arange(pool) < n_train).astype(jnp.float32)
-            return data.x_train, data.y_train, weight
+            return data.x_train, data.y_train, weight, soft
         idx = jax.random.randint(key, (self.config.batch_size,), 0, n_train)  # (batch,)
-        return data.x_train[idx], data.y_train[idx], jnp.ones((self.config.batch_size,))
+        soft = None if soft is None else soft[idx]
+        return data.x_train[idx], data.y_train[idx], jnp.ones((self.config.batch_size,)), soft
 
     def step(
         self, state: TrainState, data: Dataset, n_train: Any, width: Any, hp: HParams
     ) -> tuple[TrainState, jax.Array]:
         """One optimisation step; returns the new state and the mini-batch data loss."""
         k_batch, k_aug, k_drop = jax.random.split(jax.random.fold_in(state.key, state.step), 3)
-        x, y, weight = self._batch(data, n_train, k_batch)
+        x, y, weight, soft = self._batch(data, n_train, k_batch)
         if self.uses["shift"] or self.uses["noise"]:
             x = augment(
                 x,
@@ -325,9 +365,7 @@ class Trainer:
                 use_shift=self.uses["shift"],
                 use_noise=self.uses["noise"],
             )
-        grads, data_loss = jax.grad(self._objective, has_aux=True)(
-            state.params, x, y, weight, width, hp, k_drop
-        )
+        grads, data_loss = self.gradients(state.params, x, y, weight, width, hp, k_drop, soft)
         if self.config.clip_norm is not None:
             grads = optim.clip_by_global_norm(grads, self.config.clip_norm)
         updates, opt_state = self.optimizer(hp).update(grads, state.opt_state, state.params)
@@ -444,6 +482,8 @@ class Trainer:
                 f"shift augmentation needs 1-D signals (n, length), got inputs of shape "
                 f"{data.feature_shape}"
             )
+        if self.uses["distill"]:
+            check_soft_targets(self.config, data)
         n_features = int(np.prod(data.feature_shape)) if data.feature_shape else 1
         check_hparams(hp, self.config, n_features)
 
@@ -476,6 +516,24 @@ class Trainer:
         hp = HParams(*(jnp.float32(v) for v in hp))
         w = None if width is None else jnp.int32(width)
         return self._jit_run(key, device_data(data), jnp.int32(n_train), w, hp, params)
+
+
+def check_soft_targets(config: TrainConfig, data: Dataset) -> None:
+    """Distillation needs the teacher's logits for every pool example, one per class."""
+    soft = data.soft_train
+    if soft is None:
+        raise ValueError(
+            "distill is on but the data set has no soft_train (the teacher's logits for the "
+            "training pool); build it with data.replace(soft_train=teacher_logits)"
+        )
+    if config.loss != "cross_entropy":
+        raise ValueError(f"distill needs loss='cross_entropy', got loss={config.loss!r}")
+    shape = (data.n_pool, data.n_classes)
+    if tuple(soft.shape) != shape:
+        raise ValueError(
+            f"soft_train must hold one logit per class for each pool example, shape {shape}; "
+            f"got {tuple(soft.shape)}"
+        )
 
 
 def check_data(config: TrainConfig, data: Dataset) -> None:
