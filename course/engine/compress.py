@@ -5,7 +5,7 @@
 * :class:`Pruned` — a model with a fixed 0/1 mask on its weights, so that fine-tuning
   after pruning (through the ordinary engine) keeps the pruned weights at zero.
 * :func:`quantize` — symmetric uniform quantization of the weights to ``bits`` bits,
-  one scale per tensor or per output channel (Jacob et al. 2018), simulated in float:
+  one scale per tensor or per output channel (Krishnamoorthi 2018), simulated in float:
   every weight is replaced by the value its integer code stands for.
 * :func:`weight_bytes` — the storage a pruned or quantized model needs.
 """
@@ -126,7 +126,8 @@ def quantize(model: Any, params: Params, bits: int, scale: str = "channel") -> P
     −1, 0, 1), and the scale maps the largest |w| to the largest code.  ``scale`` says
     whether one scale serves the whole tensor or each output channel (the last axis
     of a weight matrix) has its own.  Biases stay in float, as they do in integer-only
-    inference (where they are 32-bit).  Zeros stay zeros, so pruning survives.
+    inference (where they are 32-bit; Jacob et al. 2018).  Zeros stay zeros, so pruning
+    survives.
     """
     bits = check_int("bits", bits, 2, 16)
     check_choice("scale", scale, SCALES)

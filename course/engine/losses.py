@@ -62,7 +62,8 @@ def distillation(logits: jax.Array, teacher: jax.Array, temperature: Any) -> jax
     """T²·KL(softmax(t/T) ‖ softmax(f/T)) of student logits f and teacher logits t: (batch,).
 
     Hinton, Vinyals & Dean (2015): the student matches the teacher's temperature-softened
-    distribution; the factor T² keeps the gradient's scale independent of T.  The KL
+    distribution; the factor T² keeps the gradient's scale roughly independent of T (exactly
+    so only as T grows large).  The KL
     (not the cross-entropy) is 0 when the student matches the teacher; both have the same
     gradient in f.
     """

@@ -74,8 +74,13 @@ class DataParallelTrainer(Trainer):
         local_grad = jax.grad(self._objective, has_aux=True)
 
         def shard(params, x, y, weight, soft):  # x: (batch / devices, ...)
+            # Each device's copy of the parameters is marked as its own ("varying"): the
+            # gradient below is then this shard's gradient alone.  Left replicated, JAX's
+            # autodiff would already sum the shards' gradients (a replicated value's
+            # cotangent is reduced over the devices), and pmean would return that sum.
+            params = jax.lax.pcast(params, AXIS, to="varying")
             grads, loss = local_grad(params, x, y, weight, width, hp, key, soft)
-            return jax.lax.pmean((grads, loss), AXIS)  # the all-reduce
+            return jax.lax.pmean((grads, loss), AXIS)  # the all-reduce: mean over devices
 
         split = P(AXIS)
         run = jax.shard_map(

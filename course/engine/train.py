@@ -30,7 +30,8 @@ Knowledge distillation (Hinton, Vinyals & Dean 2015) is switched on the same way
 ``distill`` = α weighs the teacher's soft targets against the labels,
 (1 − α)·CE(f, y) + α·T²·KL(softmax(t/T) ‖ softmax(f/T)), where ``t`` are the teacher's
 logits for the training pool (``Dataset.soft_train``) and T = ``temperature``.  Both are
-traced values, so a sweep can run over them.
+traced values, so a sweep can run over them.  With ``shift`` or ``noise`` on as well, the
+student sees the augmented example but matches the teacher's logits for the clean one.
 """
 
 from __future__ import annotations
