@@ -2,7 +2,8 @@
 
 Each chapter's main sweep (00: the scale map, 04: double descent, 05: the regularisation
 study, 06: the SVM explorer's grid of SMO solves, 07: the CNN-against-MLP study, 08: the
-language-model sweep, 09: the GAN sweep, 10: the scaling grid) runs in a fresh Python
+language-model sweep, 09: the GAN sweep, 10: the scaling grid, 11: the distillation study
+with its teachers, wall time only) runs in a fresh Python
 process with JAX's persistent compilation cache and the kept study results
 (``course.engine.memo``) off, so every program is compiled and every run trained as on a
 first visit.  The generated data sets are cached as they would be after a first visit.
@@ -41,6 +42,10 @@ CHAPTERS = {
         "gan_study(key=jax.random.key(0), progress=False)",
     ),
     "10": ("course.chapters.scaling_laws", "grid_study(key=jax.random.key(0), progress=False)"),
+    "11": (
+        "course.chapters.doing_more_with_less",
+        "distillation_study(key=jax.random.key(0), progress=False)",
+    ),
 }
 
 CHILD = """
