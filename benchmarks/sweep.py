@@ -22,7 +22,7 @@ one line of JSON with every figure.
 
 A second grid does the same for chapter 07's 1-D CNN (three kernel-5 convolutions with
 stride 2 and 24 channels, dense to 10; Adam lr 3e-3, batch 100, 1000 steps; 4 sizes
-250…4000 × 4 seeds = 16 runs): the engine (its convolution is a gather and one matmul),
+250…4000 × 4 seeds = 16 runs): the engine (its convolution is strided slices and one matmul),
 a PyTorch eager loop (``nn.Conv1d`` layers, one network and optimizer per run) and a
 PyTorch batched ensemble (the runs as groups of one grouped ``conv1d``: every run's channels
 side by side, ``groups=runs``, per-run mini-batches, one fused Adam).

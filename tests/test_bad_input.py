@@ -1,9 +1,10 @@
 """The bad-input matrix: every public entry point refuses bad values by name.
 
-Each row calls a public function of ``data``, ``models``, ``train``, ``sweep`` or
-``widgets`` with one bad value and expects a ``ValueError``/``TypeError`` whose message
-names the argument and what is allowed — never a raw NumPy/XLA error, an
-``AttributeError``, a ``ZeroDivisionError`` or a silently odd result.
+Each row calls a public function of ``data``, ``models``, ``train``, ``sweep``,
+``compress``, ``parallel`` or ``widgets`` with one bad value and expects a
+``ValueError``/``TypeError`` whose message names the argument and what is allowed — never
+a raw NumPy/XLA error, an ``AttributeError``, a ``ZeroDivisionError`` or a silently odd
+result.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from course.engine import data, models, sweep, train
+from course.engine import compress, data, models, parallel, sweep, train
 from course.ui import widgets
 from course.ui.controls import dropdown, slider
 from course.ui.figures import Figure
@@ -413,6 +414,42 @@ BAD = [
         lambda d: dropdown("opt", ["a", "b"], default="c"),
         ValueError,
         r"default 'c' of 'opt' is not one of its values",
+    ),
+    # ---- compress, parallel ----
+    (
+        "quantize one bit",
+        lambda d: compress.quantize(MLP, MLP.init(key=KEY), 1),
+        ValueError,
+        r"bits must be in \[2, 16\], got 1",
+    ),
+    (
+        "quantize scale",
+        lambda d: compress.quantize(MLP, MLP.init(key=KEY), 4, "row"),
+        ValueError,
+        r"unknown scale 'row'; valid: tensor, channel",
+    ),
+    (
+        "prune everything",
+        lambda d: compress.magnitude_masks(MLP, MLP.init(key=KEY), 0.0),
+        ValueError,
+        r"keep must be in \(0(\.0)?, 1(\.0)?\], got 0",
+    ),
+    (
+        "data parallel with dropout",
+        lambda d: parallel.DataParallelTrainer(
+            train.TrainConfig(MLP, batch_size=10, dropout=0.1),
+            parallel.data_mesh(jax.devices()[:1]),
+        ),
+        ValueError,
+        r"dropout must be None: each shard would draw its own dropout masks",
+    ),
+    (
+        "distill without soft targets",
+        lambda d: train.make_train(
+            train.TrainConfig(MLP, steps=2, n_logs=1, batch_size=10, distill=0.5)
+        )(KEY, d, 100),
+        ValueError,
+        r"distill is on but the data set has no soft_train",
     ),
 ]
 

@@ -248,15 +248,16 @@ def distillation_study(
     check_key("key", key)
     k_teacher, k_student = jax.random.split(key)
     d = dataset()
-    labels_only = sweep(STUDENT_CONFIG, d.replace(soft_train=np.zeros((N_POOL, 10), np.float32)),
-                        key=k_student, seeds=seeds, n_trains=STUDENT_SIZES, distill=[0.0],
+    no_teacher = d.replace(soft_train=np.zeros((N_POOL, 10), np.float32))
+    labels_only = sweep(STUDENT_CONFIG, no_teacher, key=k_student,  # same key: paired students
+                        seeds=seeds, n_trains=STUDENT_SIZES, distill=[0.0],
                         progress=False).isel(distill=0)  # fmt: skip
     distilled, teacher_errors, confidence = {}, {}, {}
     for width in teachers:
         logits, teacher_errors[width] = train_teacher(width, key=k_teacher)
         probs = np.exp(logits[:SMALL_N] - logits[:SMALL_N].max(-1, keepdims=True))
         confidence[width] = float(np.mean(probs.max(-1) / probs.sum(-1)))
-        distilled[width] = sweep(
+        distilled[width] = sweep(  # same key: paired with the labels-only students
             STUDENT_CONFIG, d.replace(soft_train=logits), key=k_student, seeds=seeds,
             n_trains=STUDENT_SIZES, distill=[ALPHA], temperature=TEMPERATURES, progress=progress,
         ).isel(distill=0)  # fmt: skip
@@ -449,10 +450,10 @@ def data_parallel_check(*, key: jax.Array, steps: int = 200) -> dict[str, Any]:
                                  log_train=True)  # fmt: skip
     d = dataset()
     single, split = make_train(config), make_data_parallel(config, parallel_devices())
-    one, many = single(key, d, N_POOL), split(key, d, N_POOL)
+    one, many = single(key, d, N_POOL), split(key, d, N_POOL)  # same key: the runs must agree
     diff = {k: float(np.max(np.abs(np.asarray(one.history[k]) - np.asarray(many.history[k]))))
             for k in one.history}  # fmt: skip
-    grads = [first_gradient(t, d, key=key) for t in (single, split)]
+    grads = [first_gradient(t, d, key=key) for t in (single, split)]  # same key: their first step
     scale = max(float(np.max(np.abs(g))) for g in jax.tree.leaves(grads[0]))
     gap = max(
         float(np.max(np.abs(a - b))) for a, b in zip(*map(jax.tree.leaves, grads), strict=True)
@@ -488,9 +489,9 @@ def step_times(*, key: jax.Array, grid: tuple = tuple(STEP_GRID), steps: int = 5
     for width, batch in grid:
         config = TrainConfig(MLP(40, (width, width), 10), steps=steps, batch_size=batch,
                              n_logs=1, lr=2e-3, log_train=False)  # fmt: skip
+        parallel = make_data_parallel(config, parallel_devices())
         one = step_seconds(make_train(config), d, N_POOL, key=key, repeat=2)
-        many = step_seconds(make_data_parallel(config, parallel_devices()), d, N_POOL, key=key,
-                            repeat=2)  # fmt: skip
+        many = step_seconds(parallel, d, N_POOL, key=key, repeat=2)  # same key: the same run
         rows.append({"width": width, "batch": batch, "params": config.model.n_params(),
                      "one_ms": 1e3 * one, "many_ms": 1e3 * many})  # fmt: skip
     return rows
