@@ -45,11 +45,13 @@ def test_equivalent_n_reads_the_curve_in_log_n():
 def test_augmentation_claims_and_their_failures(aug):
     found = chapter.Claims(augmentation=aug)
     assert found.augmentation_is_worth_twice_the_data and found.noise_alone_is_worth_little
+    assert found.shifts_carry_the_gain
     # made up: shifts that do nothing (the augmented runs are the plain runs)
     acc = aug.result.metrics["test_acc"].copy()
     acc[:, :, 1, :] = acc[:, :, 0, :]
     flat = chapter.AugmentationStudy(dataclasses.replace(aug.result, metrics={"test_acc": acc}))
     assert not chapter.Claims(augmentation=flat).augmentation_is_worth_twice_the_data
+    assert not chapter.Claims(augmentation=flat).shifts_carry_the_gain
     # made up: noise as good as shifts
     acc = aug.result.metrics["test_acc"].copy()
     acc[:, :, 0, 1, :] = acc[:, :, 1, 0, :]
@@ -61,7 +63,7 @@ def test_augmentation_claims_and_their_failures(aug):
 def test_distillation_claims_and_their_failures(distill):
     found = chapter.Claims(distillation=distill)
     assert found.distillation_helps_at_small_n
-    assert found.distillation_hurts_with_all_the_data_at_t4
+    assert found.distillation_is_worse_on_average_with_all_the_data_at_t4
     assert found.most_accurate_teacher_is_not_the_best and found.larger_teacher_is_more_confident
     # made up: the distilled students are the labels-only ones (no gain anywhere)
     same = {w: dataclasses.replace(r, metrics={"test_acc": np.repeat(
@@ -81,7 +83,7 @@ def test_distillation_claims_and_their_failures(distill):
             for w, r in distill.distilled.items()}  # fmt: skip
     assert not chapter.Claims(
         distillation=dataclasses.replace(distill, distilled=gain)
-    ).distillation_hurts_with_all_the_data_at_t4
+    ).distillation_is_worse_on_average_with_all_the_data_at_t4
     # made up: gains of three standard errors (past 2 SE, short of t₀.₉₇₅ = 4.3 for 3 seeds)
     labels = distill.labels_only.metrics["test_acc"]
     noise = np.array([-1.0, 0.0, 1.0])[:, None, None]  # per seed: mean 0, std 1 (ddof 1)
