@@ -50,6 +50,7 @@ bench: bootstrap
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/gan.py
 	$(BIN)/python benchmarks/latency.py
+	$(BIN)/python benchmarks/parallel.py
 	$(BIN)/python benchmarks/chapters.py
 
 lock:

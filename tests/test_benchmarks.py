@@ -82,3 +82,17 @@ def test_chapter_benchmark_names_functions_that_exist():
         sys.path.pop(0)
     for module, call in chapters.CHAPTERS.values():
         assert callable(getattr(importlib.import_module(module), call.split("(")[0]))
+
+
+@pytest.mark.slow
+def test_parallel_benchmark_prints_its_figures():
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/parallel.py", "--quick", "--skip-torch"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [(r["width"], r["batch"]) for r in rows] == [(64, 100)]
+    assert rows[0]["engine_1"] > 0 and rows[0]["engine_2"] > 0

@@ -438,6 +438,7 @@ def parallel_devices() -> tuple[jax.Device, ...]:
     return tuple(jax.devices()[:2])
 
 
+@on_disk
 def data_parallel_check(*, key: jax.Array, steps: int = 200) -> dict[str, Any]:
     """The chapter's MLP trained once on one device and once data-parallel on two.
 
@@ -458,7 +459,8 @@ def data_parallel_check(*, key: jax.Array, steps: int = 200) -> dict[str, Any]:
     gap = max(
         float(np.max(np.abs(a - b))) for a, b in zip(*map(jax.tree.leaves, grads), strict=True)
     )
-    return {"one": one.history, "many": many.history, "max_diff": diff,
+    history = lambda run: {k: np.asarray(v) for k, v in run.history.items()}  # noqa: E731
+    return {"one": history(one), "many": history(many), "max_diff": diff,
             "grad_diff": gap / scale, "devices": len(split.mesh.devices.ravel())}  # fmt: skip
 
 
@@ -519,13 +521,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@on_disk(ignore=("timeout",))
 def two_process_sweep(*, seed: int = 0, processes: int = 2, timeout: float = 120.0) -> dict:
     """Run :func:`distributed_grid` as ``processes`` processes joined by ``jax.distributed``.
 
     Each process is started with one CPU device (``COURSE_HOST_DEVICES=1``) and CPU
     collectives (gloo); the coordinator listens on a free loopback port.  The sweep's mesh
     spans every process's device, each process computes its shard of the runs, and the
-    results are gathered into every process.  Process 0 writes them to a file.
+    results are gathered into every process.  Process 0 writes them to a file.  Kept on disk
+    like the studies (the claim test reads the notebook's run back).
 
     Returns:
         ``{"test_acc": (seed, n_train) from the processes, "devices": global device count,
