@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -63,23 +62,15 @@ dist.destroy_process_group()
 """
 
 
-def engine_ms(width: int, batch: int, steps: int) -> tuple[float, float]:
-    """Engine ms/step on one device and data-parallel on two."""
+def engine_ms(grid: list[tuple[int, int]], steps: int) -> list[dict]:
+    """Engine ms/step on one device and data-parallel on two: chapter 11's own measurement
+    (``step_times``), measured afresh rather than read back from disk."""
     import jax
 
     import course  # noqa: F401  (one host device per core)
-    from course.engine import data
-    from course.engine.models import MLP
-    from course.engine.parallel import make_data_parallel, step_seconds
-    from course.engine.train import TrainConfig, make_train
+    from course.chapters.doing_more_with_less import step_times
 
-    d = data.mnist1d()
-    config = TrainConfig(MLP(40, (width, width), 10), steps=steps, batch_size=batch, n_logs=1,
-                         lr=2e-3, log_train=False)  # fmt: skip
-    key = jax.random.key(0)
-    one = step_seconds(make_train(config), d, d.n_pool, key=key)
-    two = step_seconds(make_data_parallel(config, tuple(jax.devices()[:2])), d, d.n_pool, key=key)
-    return 1e3 * one, 1e3 * two
+    return step_times.__wrapped__(key=jax.random.key(0), grid=tuple(grid), steps=steps, repeat=3)
 
 
 def torch_ms(width: int, batch: int, steps: int) -> float:
@@ -121,10 +112,9 @@ def ddp_ms(width: int, batch: int, steps: int, tmp: str) -> float:
     xs, ys = os.path.join(tmp, "x.npy"), os.path.join(tmp, "y.npy")
     np.save(xs, np.asarray(d.x_train, np.float32))
     np.save(ys, np.asarray(d.y_train, np.int64))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    args = [str(a) for a in (2, port, width, batch, steps)]
+    from course.engine.distributed import free_port
+
+    args = [str(a) for a in (2, free_port(), width, batch, steps)]
     command = [sys.executable, "-c", DDP_CHILD]
     procs = [
         subprocess.Popen([*command, str(r), *args, xs, ys], stdout=subprocess.PIPE, text=True)
@@ -145,10 +135,11 @@ def main() -> None:
     args = parser.parse_args()
     grid, steps = ([(64, 100)], 20) if args.quick else (GRID, 200)
     rows = []
+    engine = engine_ms(grid, steps)
     with tempfile.TemporaryDirectory() as tmp:
-        for width, batch in grid:
-            one, two = engine_ms(width, batch, steps)
-            row = {"width": width, "batch": batch, "engine_1": one, "engine_2": two}
+        for (width, batch), times in zip(grid, engine, strict=True):
+            row = {"width": width, "batch": batch, "engine_1": times["one_ms"],
+                   "engine_2": times["many_ms"]}  # fmt: skip
             if not args.skip_torch:
                 try:
                     row["torch_1"] = torch_ms(width, batch, steps)

@@ -12,16 +12,21 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.slow
-def test_sweep_benchmark_prints_its_figures():
+def last_json_line(script: str, *args: str):
+    """Run ``benchmarks/<script>.py`` with ``args``; return its last line, read as JSON."""
     proc = subprocess.run(
-        [sys.executable, "benchmarks/sweep.py", "--quick", "--skip-torch"],
+        [sys.executable, f"benchmarks/{script}.py", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_sweep_benchmark_prints_its_figures():
+    figures = last_json_line("sweep", "--quick", "--skip-torch")
     for key in (
         "engine_s",
         "loop_s",
@@ -45,28 +50,14 @@ def test_sweep_benchmark_prints_its_figures():
 
 @pytest.mark.slow
 def test_svm_benchmark_prints_its_figures():
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/svm.py", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures = last_json_line("svm", "--quick")
     assert figures["svm_large"]["2000"]["ours_s"] > 0
     assert figures["svm_grid"]["problems"] > 0 and figures["svm_grid"]["ratio_joblib"] > 0
 
 
 @pytest.mark.slow
 def test_gan_benchmark_prints_its_figures():
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/gan.py", "--quick", "--skip-torch"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures = last_json_line("gan", "--quick", "--skip-torch")
     assert figures["engine_s"] > 0 and figures["compile_s"] > 0
     assert len(figures["covered"]["engine (scan + vmap + mesh)"]) == 2  # one per size
 
@@ -86,13 +77,6 @@ def test_chapter_benchmark_names_functions_that_exist():
 
 @pytest.mark.slow
 def test_parallel_benchmark_prints_its_figures():
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/parallel.py", "--quick", "--skip-torch"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    rows = last_json_line("parallel", "--quick", "--skip-torch")
     assert [(r["width"], r["batch"]) for r in rows] == [(64, 100)]
     assert rows[0]["engine_1"] > 0 and rows[0]["engine_2"] > 0

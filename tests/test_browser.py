@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from course.engine.distributed import free_port
 from tools import book
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,12 +57,6 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 TWIN_CHAPTERS = book.load().chapters

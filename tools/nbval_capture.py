@@ -20,12 +20,12 @@ _seconds: dict[Path, float] = {}
 _failed: set[Path] = set()
 BUDGET_SECONDS = 180  # a chapter's budget under nbval (the summary flags a chapter over it)
 # The notebooks that take longest, slowest first (their times under `make test` on a 2-core
-# machine: about 260, 175, 155, 125 and 95 s). They start first, so that the two workers
+# machine: about 230, 175, 120, 110, 85 and 75 s). They start first, so that the two workers
 # finish together instead of one running the last long notebook alone: `-n 2 --dist loadfile
 # --no-loadscope-reorder` hands out whole notebooks in collection order (without the flag,
 # xdist would order them by their number of cells). Only the order; any notebook may be
 # missing from the list.
-SLOWEST_FIRST = ("08", "04", "11", "07", "05", "06")
+SLOWEST_FIRST = ("08", "04", "05", "07", "06", "11")
 
 
 def run_order(path: Path) -> int:

@@ -17,19 +17,14 @@ Each section stretches one scarce resource, and measures by how much:
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from course.engine import compress
+from course.engine import compress, distributed
 from course.engine import data as datasets
 from course.engine.checks import check_int, check_key
 from course.engine.memo import on_disk
@@ -81,6 +76,21 @@ FINE_TUNE_CONFIG = TrainConfig(
 def dataset() -> datasets.Dataset:
     """MNIST-1D: 4000 training and 1000 test signals."""
     return datasets.mnist1d()
+
+
+def seed_of(tree: Any, s: int) -> Any:
+    """The parameters (or any pytree) of seed ``s``: index ``s`` of every leaf's first axis."""
+    return jax.tree.map(lambda a: a[s], tree)
+
+
+def stacked(trees: list) -> Any:
+    """Pytrees of one structure stacked into one, with a new leading axis."""
+    return jax.tree.map(lambda *a: jnp.stack(a), *trees)
+
+
+def pool_logits(model: Any, params: Any) -> np.ndarray:
+    """``model``'s logits on the training pool, (n_pool, 10): soft targets for a student."""
+    return np.asarray(model.apply(params, jnp.asarray(dataset().x_train)))
 
 
 def test_error(model: Any, params: Any, data: datasets.Dataset) -> float:
@@ -225,12 +235,14 @@ def teacher_config(width: int) -> TrainConfig:
     return dataclasses.replace(TEACHER_CONFIG, model=MLP(40, (width, width), 10))
 
 
-def train_teacher(width: int, *, key: jax.Array) -> tuple[np.ndarray, float]:
-    """One teacher's logits on the training pool (n_pool, 10), and its test error."""
-    config, d = teacher_config(width), dataset()
-    run = make_train(config)(key, d, N_POOL)
-    logits = np.asarray(config.model.apply(run.params, jnp.asarray(d.x_train)))
-    return logits, 1 - float(run.history["test_acc"][-1])
+def train_teacher(width: int, *, key: jax.Array, n_train: int = N_POOL) -> tuple[np.ndarray, float]:
+    """One teacher trained on the first ``n_train`` examples.
+
+    Returns its logits on the training pool (n_pool, 10) and its test error.
+    """
+    config = teacher_config(width)
+    run = make_train(config)(key, dataset(), n_train)
+    return pool_logits(config.model, run.params), 1 - float(run.history["test_acc"][-1])
 
 
 @on_disk(ignore=("progress",))
@@ -283,11 +295,9 @@ def same_data_teacher(*, n_train: int, key: jax.Array, width: int = 128) -> dict
     """
     check_key("key", key)
     k_teacher, k_student = jax.random.split(key)
-    config, d = teacher_config(width), dataset()
-    run = make_train(config)(k_teacher, d, n_train)
-    logits = np.asarray(config.model.apply(run.params, jnp.asarray(d.x_train)))
-    errs = _students(d.replace(soft_train=logits), n_train, key=k_student)
-    return {"teacher": 1 - float(run.history["test_acc"][-1]), **errs}
+    logits, teacher_error = train_teacher(width, key=k_teacher, n_train=n_train)
+    errs = _students(dataset().replace(soft_train=logits), n_train, key=k_student)
+    return {"teacher": teacher_error, **errs}
 
 
 @on_disk
@@ -304,7 +314,7 @@ def backwards_distillation(*, key: jax.Array, n_small: int = 125, width: int = 1
     small = dataclasses.replace(STUDENT_CONFIG, keep_params=True)
     run = make_train(small)(k_small, d.replace(soft_train=np.zeros((N_POOL, 10), np.float32)),
                             n_small)  # fmt: skip
-    logits = np.asarray(small.model.apply(run.params, jnp.asarray(d.x_train)))
+    logits = pool_logits(small.model, run.params)
     large = dataclasses.replace(teacher_config(width), steps=1000, distill=0.0, temperature=4.0,
                                 keep_params=False)  # fmt: skip
     out = {"teacher": 1 - float(run.history["test_acc"][-1])}
@@ -364,7 +374,7 @@ class CompressionStudy:
     @property
     def float_bytes(self) -> int:
         """Bytes of the uncompressed float32 network."""
-        return compress.weight_bytes(BIG_CONFIG.model, jax.tree.map(lambda a: a[0], self.params))
+        return compress.weight_bytes(BIG_CONFIG.model, seed_of(self.params, 0))
 
     def holds(self, errors: np.ndarray, reference: np.ndarray, tol: float) -> list[bool]:
         """Per column, whether the mean error is within ``tol`` of the reference's mean."""
@@ -382,11 +392,16 @@ class CompressionStudy:
 
 def fine_tune(params: Any, masks: Any, keys: jax.Array) -> Any:
     """Fine-tune pruned networks (leading axis: runs) with their masks held: one vmapped run."""
-    trainer = make_train(FINE_TUNE_CONFIG)
     hp = jax.tree.map(jnp.float32, FINE_TUNE_CONFIG.hparams())
     start = jax.vmap(compress.Pruned.pruned)(params, masks)
-    run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None, None, None, 0)))
-    return run(keys, device_data(dataset()), jnp.int32(N_POOL), None, hp, start)
+    return _fine_tune_runs()(keys, device_data(dataset()), jnp.int32(N_POOL), None, hp, start)
+
+
+@functools.cache
+def _fine_tune_runs() -> Any:
+    """The vmapped, compiled fine-tuning run (built once: a live retrain does not retrace)."""
+    trainer = make_train(FINE_TUNE_CONFIG)
+    return jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None, None, None, 0)))
 
 
 def fine_tune_keys(key: jax.Array, seeds: int) -> jax.Array:
@@ -404,13 +419,12 @@ def compression_study(
     model, d = BIG_CONFIG.model, dataset()
     trained = sweep(BIG_CONFIG, d, key=k_train, seeds=seeds, n_trains=[N_POOL],
                     progress=progress).isel(n_train=0)  # fmt: skip
-    nets = [jax.tree.map(lambda a, s=s: a[s], trained.params) for s in range(seeds)]
+    nets = [seed_of(trained.params, s) for s in range(seeds)]
     masks = [[compress.magnitude_masks(model, p, k) for k in KEEPS] for p in nets]
     pruned = np.array([[test_error(model, compress.apply_masks(p, m), d) for m in row]
                        for p, row in zip(nets, masks, strict=True)])  # fmt: skip
-    flat = lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees)  # noqa: E731
-    starts = flat([p for p in nets for _ in KEEPS])  # (seed · keep, ...)
-    keeps = flat([m for row in masks for m in row])
+    starts = stacked([p for p in nets for _ in KEEPS])  # (seed · keep, ...)
+    keeps = stacked([m for row in masks for m in row])
     tuned = fine_tune(starts, keeps, fine_tune_keys(k_tune, seeds).reshape(-1))
     fine_tuned = 1 - np.asarray(tuned.history["test_acc"][:, -1]).reshape(seeds, len(KEEPS))
     quantized = {scale: np.array([quantized_errors(trained.params, b, scale)["per_seed"]
@@ -468,9 +482,7 @@ def first_gradient(trainer: Any, data: datasets.Dataset, *, key: jax.Array) -> A
     """The gradient ``trainer`` computes at its first step (initial parameters, first batch)."""
     hp = jax.tree.map(jnp.float32, trainer.config.hparams())
     state = trainer.init_state(key, None, hp)
-    k_batch, _, _ = jax.random.split(jax.random.fold_in(state.key, state.step), 3)
-    x, y, weight, soft = trainer._batch(device_data(data), N_POOL, k_batch)
-    grads, _ = jax.jit(trainer.gradients)(state.params, x, y, weight, None, hp, None, soft)
+    grads, _ = jax.jit(trainer.step_gradient)(state, device_data(data), N_POOL, None, hp)
     return jax.tree.map(np.asarray, grads)
 
 
@@ -478,7 +490,9 @@ STEP_GRID = [(128, 100), (128, 2000), (1024, 100)]  # (width, batch)
 
 
 @on_disk
-def step_times(*, key: jax.Array, grid: tuple = tuple(STEP_GRID), steps: int = 50) -> list[dict]:
+def step_times(
+    *, key: jax.Array, grid: tuple = tuple(STEP_GRID), steps: int = 50, repeat: int = 2
+) -> list[dict]:
     """Milliseconds per training step on one device and data-parallel on two, per (width, batch).
 
     Each network has two hidden layers of ``width``.  A timed run is ``steps`` steps and one
@@ -492,8 +506,8 @@ def step_times(*, key: jax.Array, grid: tuple = tuple(STEP_GRID), steps: int = 5
         config = TrainConfig(MLP(40, (width, width), 10), steps=steps, batch_size=batch,
                              n_logs=1, lr=2e-3, log_train=False)  # fmt: skip
         parallel = make_data_parallel(config, parallel_devices())
-        one = step_seconds(make_train(config), d, N_POOL, key=key, repeat=2)
-        many = step_seconds(parallel, d, N_POOL, key=key, repeat=2)  # same key: the same run
+        one = step_seconds(make_train(config), d, N_POOL, key=key, repeat=repeat)
+        many = step_seconds(parallel, d, N_POOL, key=key, repeat=repeat)  # same key: the same run
         rows.append({"width": width, "batch": batch, "params": config.model.n_params(),
                      "one_ms": 1e3 * one, "many_ms": 1e3 * many})  # fmt: skip
     return rows
@@ -515,56 +529,23 @@ def distributed_grid(key: jax.Array, devices: Any = None) -> SweepResult:
                  devices=devices, progress=False)  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @on_disk(ignore=("timeout",))
 def two_process_sweep(*, seed: int = 0, processes: int = 2, timeout: float = 120.0) -> dict:
     """Run :func:`distributed_grid` as ``processes`` processes joined by ``jax.distributed``.
 
-    Each process is started with one CPU device (``COURSE_HOST_DEVICES=1``) and CPU
-    collectives (gloo); the coordinator listens on a free loopback port.  The sweep's mesh
-    spans every process's device, each process computes its shard of the runs, and the
-    results are gathered into every process.  Process 0 writes them to a file.  Kept on disk
-    like the studies (the claim test reads the notebook's run back).
+    Each process has one CPU device and CPU collectives (gloo); the coordinator listens on
+    a free loopback port (:func:`course.engine.distributed.launch`).  The sweep's mesh spans
+    every process's device, each process computes its shard of the runs, and the results
+    are gathered into every process.  Kept on disk like the studies (the claim test reads
+    the notebook's run back).
 
     Returns:
         ``{"test_acc": (seed, n_train) from the processes, "devices": global device count,
         "processes": ...}``.
     """
     processes = check_int("processes", processes, 2, 8)
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "result.npz"
-        env = {**os.environ, "COURSE_HOST_DEVICES": "1", "COURSE_PROGRESS": "0"}
-        env.pop("XLA_FLAGS", None)
-        cmd = [sys.executable, "-m", "course.engine.distributed", "--coordinator",
-               f"127.0.0.1:{port}", "--processes", str(processes), "--seed", str(seed),
-               "--out", str(out)]  # fmt: skip
-        logs = [Path(tmp) / f"process-{i}.log" for i in range(processes)]
-        procs = []
-        try:
-            for i, log in enumerate(logs):
-                with log.open("w") as f:  # a file, not a pipe: a chatty process never blocks
-                    procs.append(subprocess.Popen([*cmd, "--process-id", str(i)], env=env,
-                                                  stdout=f, stderr=subprocess.STDOUT))  # fmt: skip
-            for p in procs:
-                p.wait(timeout=timeout)
-        finally:
-            for p in procs:  # after a timeout or an error, no process is left behind
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-        failed = [(i, p.returncode, log.read_text()[-2000:])
-                  for i, (p, log) in enumerate(zip(procs, logs, strict=True))
-                  if p.returncode]  # fmt: skip
-        if failed:
-            raise RuntimeError(f"two-process sweep failed: {failed}")
-        with np.load(out) as f:
-            return {k: f[k] for k in f.files}
+    target = f"{__name__}:{distributed_grid.__name__}"
+    return distributed.launch(target, processes=processes, seed=seed, timeout=timeout)
 
 
 # ============================================================================== claims
@@ -861,8 +842,8 @@ def quantized_errors(nets: Any, bits: int, scale: str) -> dict:
     """Test error of each network (leading axis: seed) quantized to ``bits`` bits."""
     model, d = BIG_CONFIG.model, dataset()
     seeds = jax.tree.leaves(nets)[0].shape[0]
-    errs = [test_error(model, compress.quantize(model, jax.tree.map(lambda a, s=s: a[s], nets),
-                                                bits, scale), d) for s in range(seeds)]  # fmt: skip
+    errs = [test_error(model, compress.quantize(model, seed_of(nets, s), bits, scale), d)
+            for s in range(seeds)]  # fmt: skip
     return {"mean": float(np.mean(errs)), "std": float(np.std(errs)), "per_seed": errs}
 
 
@@ -885,10 +866,9 @@ def compression_explorer(study: CompressionStudy, *, key: jax.Array) -> Explorer
 
     def live(values: dict[str, Any]) -> dict:
         i, model = KEEPS.index(float(values["keep"])), BIG_CONFIG.model
-        masks = [compress.magnitude_masks(model, jax.tree.map(lambda a, s=s: a[s], study.params),
-                                          KEEPS[i]) for s in range(seeds)]  # fmt: skip
-        stacked = jax.tree.map(lambda *a: jnp.stack(a), *masks)
-        tuned = fine_tune(study.params, stacked, fine_tune_keys(k_tune, seeds)[:, i]).params
+        masks = stacked([compress.magnitude_masks(model, seed_of(study.params, s), KEEPS[i])
+                         for s in range(seeds)])  # fmt: skip
+        tuned = fine_tune(study.params, masks, fine_tune_keys(k_tune, seeds)[:, i]).params
         nets = FINE_TUNE_CONFIG.model.effective(tuned)
         return quantized_errors(nets, int(values["bits"]), values["scale"])
 

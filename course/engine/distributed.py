@@ -12,8 +12,10 @@ On this machine the processes are two CPU processes talking over a loopback port
     python -m course.engine.distributed --coordinator 127.0.0.1:12345 --processes 2 \
         --process-id 1 --out result.npz
 
-On several GPU hosts the same command runs once per host, with the coordinator's address
-reachable from all of them (with ``--no-cpu-collectives``: gloo is for CPUs, GPUs bring NCCL).
+:func:`launch` starts such a run on this machine (one CPU device per process) and returns
+what process 0 saved.  On several GPU hosts the same command runs once per host, with the
+coordinator's address reachable from all of them (with ``--no-cpu-collectives``: gloo is
+for CPUs, GPUs bring NCCL).
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import socket
+import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
 
 DEFAULT_TARGET = "course.chapters.doing_more_with_less:distributed_grid"
 
@@ -35,6 +44,58 @@ def initialize(coordinator: str, processes: int, process_id: int, *, cpu: bool =
     jax.distributed.initialize(
         coordinator_address=coordinator, num_processes=processes, process_id=process_id
     )
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on (for a coordinator)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(
+    target: str = DEFAULT_TARGET, *, processes: int = 2, seed: int = 0, timeout: float = 120.0
+) -> dict:
+    """Run ``target`` as ``processes`` processes of this module on this machine; read the result.
+
+    Each process gets one CPU device (``COURSE_HOST_DEVICES=1``) and the coordinator a free
+    loopback port.  The processes log to files, not pipes (a chatty one never blocks), and
+    none is left running after a timeout or an error.
+
+    Returns:
+        What process 0 saved: ``test_acc``, ``devices``, ``local_devices``, ``processes``.
+
+    Raises:
+        RuntimeError: a process failed (with the end of its log).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.npz"
+        env = {**os.environ, "COURSE_HOST_DEVICES": "1", "COURSE_PROGRESS": "0"}
+        env.pop("XLA_FLAGS", None)
+        cmd = [sys.executable, "-m", __name__, "--target", target, "--coordinator",
+               f"127.0.0.1:{free_port()}", "--processes", str(processes), "--seed", str(seed),
+               "--out", str(out)]  # fmt: skip
+        logs = [Path(tmp) / f"process-{i}.log" for i in range(processes)]
+        procs = []
+        try:
+            for i, log in enumerate(logs):
+                with log.open("w") as f:
+                    procs.append(subprocess.Popen([*cmd, "--process-id", str(i)], env=env,
+                                                  stdout=f, stderr=subprocess.STDOUT))  # fmt: skip
+            for p in procs:
+                p.wait(timeout=timeout)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        failed = [(i, p.returncode, log.read_text()[-2000:])
+                  for i, (p, log) in enumerate(zip(procs, logs, strict=True))
+                  if p.returncode]  # fmt: skip
+        if failed:
+            raise RuntimeError(f"{processes}-process run of {target} failed: {failed}")
+        with np.load(out) as f:
+            return {k: f[k] for k in f.files}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -51,7 +112,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("COURSE_PROGRESS", "0")
     initialize(args.coordinator, args.processes, args.process_id, cpu=not args.no_cpu_collectives)
     import jax
-    import numpy as np
 
     module, name = args.target.split(":")
     result = getattr(importlib.import_module(module), name)(jax.random.key(args.seed))

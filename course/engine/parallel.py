@@ -28,6 +28,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from course.engine.sweep import mesh_of
 from course.engine.train import TrainConfig, Trainer
 
 AXIS = "data"
@@ -35,10 +36,7 @@ AXIS = "data"
 
 def data_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A 1-D mesh named ``data`` over ``devices`` (default: every device)."""
-    devices = list(jax.devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("devices must not be empty")
-    return Mesh(np.array(devices), (AXIS,))
+    return mesh_of(devices, AXIS)
 
 
 class DataParallelTrainer(Trainer):

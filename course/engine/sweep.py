@@ -213,12 +213,12 @@ def _compiled_for(trainer: Trainer) -> _Compiled:
     return _Compiled(trainer)
 
 
-def mesh_of(devices: Sequence[jax.Device] | None = None) -> Mesh:
-    """A 1-D mesh named ``runs`` over ``devices`` (default: every local device)."""
+def mesh_of(devices: Sequence[jax.Device] | None = None, axis: str = "runs") -> Mesh:
+    """A 1-D mesh named ``axis`` over ``devices`` (default: every device)."""
     devices = list(jax.devices() if devices is None else devices)
     if not devices:
         raise ValueError("devices must not be empty")
-    return Mesh(np.array(devices), ("runs",))
+    return Mesh(np.array(devices), (axis,))
 
 
 def _progress(total: int, desc: str, enabled: bool):

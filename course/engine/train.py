@@ -351,10 +351,13 @@ class Trainer:
         soft = None if soft is None else soft[idx]
         return data.x_train[idx], data.y_train[idx], jnp.ones((self.config.batch_size,)), soft
 
-    def step(
+    def step_gradient(
         self, state: TrainState, data: Dataset, n_train: Any, width: Any, hp: HParams
-    ) -> tuple[TrainState, jax.Array]:
-        """One optimisation step; returns the new state and the mini-batch data loss."""
+    ) -> tuple[Params, jax.Array]:
+        """The gradient a step takes (its batch, augmentation and dropout), before clipping.
+
+        Returns the gradient and the mini-batch data loss.
+        """
         k_batch, k_aug, k_drop = jax.random.split(jax.random.fold_in(state.key, state.step), 3)
         x, y, weight, soft = self._batch(data, n_train, k_batch)
         if self.uses["shift"] or self.uses["noise"]:
@@ -366,7 +369,13 @@ class Trainer:
                 use_shift=self.uses["shift"],
                 use_noise=self.uses["noise"],
             )
-        grads, data_loss = self.gradients(state.params, x, y, weight, width, hp, k_drop, soft)
+        return self.gradients(state.params, x, y, weight, width, hp, k_drop, soft)
+
+    def step(
+        self, state: TrainState, data: Dataset, n_train: Any, width: Any, hp: HParams
+    ) -> tuple[TrainState, jax.Array]:
+        """One optimisation step; returns the new state and the mini-batch data loss."""
+        grads, data_loss = self.step_gradient(state, data, n_train, width, hp)
         if self.config.clip_norm is not None:
             grads = optim.clip_by_global_norm(grads, self.config.clip_norm)
         updates, opt_state = self.optimizer(hp).update(grads, state.opt_state, state.params)
